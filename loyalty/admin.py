@@ -1,0 +1,278 @@
+"""The owner's admin: program settings, branches, tiers, customers; the ledger read-only.
+
+Nobody edits the ledger here. Points move only through the "adjust points" action, which asks for
+an amount and a reason and posts through ``loyalty.services.points_adjust`` (an admin action runs
+outside the admin's own save transaction, so the durable service can own its unit of work).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import LoyaltyError
+from .models import (
+    Account,
+    AccountKind,
+    Branch,
+    BusinessSettings,
+    Customer,
+    Entry,
+    Operation,
+    StaffMember,
+    Tag,
+    Tier,
+)
+from .phones import try_normalize_phone
+from .services import points_adjust
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger tables: visible, never added to, changed or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BusinessSettings)
+class BusinessSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "welcome_bonus", "accrual_delay_days", "redeem_by_phone"]
+
+    def has_add_permission(self, request):
+        return not BusinessSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["name", "address", "is_active"]
+    search_fields = ["name"]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "cashback_percent", "max_redeem_percent", "min_total_spent"]
+    list_editable = ["position", "cashback_percent", "max_redeem_percent", "min_total_spent"]
+    ordering = ["position", "min_total_spent"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+class OperationInline(admin.TabularInline):
+    model = Operation
+    fk_name = "customer"
+    fields = ["created_at", "kind", "state", "branch", "total", "points", "cashback",
+              "balance_after", "comment"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("branch")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AdjustPointsForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Points"), max_digits=14, decimal_places=2,
+        help_text=_("Positive adds points, negative takes them away."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError(_("Enter a non-zero number of points."))
+        return amount
+
+
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
+
+    def clean_phone(self):
+        from .exceptions import InvalidPhone
+        from .phones import normalize_phone
+
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except InvalidPhone as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
+    list_display = ["phone", "name", "tier", "balance", "total_spent", "purchase_count",
+                    "joined_at", "is_blocked"]
+    list_filter = ["tier", "is_blocked", "tags", "consent_messages"]
+    search_fields = ["phone", "name", "email"]
+    autocomplete_fields = ["tags"]
+    readonly_fields = ["uid", "created_at", "joined_at", "total_spent", "purchase_count",
+                       "last_purchase_at", "balance"]
+    fieldsets = [
+        (None, {"fields": ["phone", "name", "email", "birthday", "gender", "source", "tags"]}),
+        (_("Program"), {"fields": ["tier", "tier_pinned", "balance", "total_spent",
+                                   "purchase_count", "last_purchase_at", "is_blocked",
+                                   "consent_messages"]}),
+        (_("Record"), {"fields": ["uid", "created_at", "joined_at"]}),
+    ]
+    inlines = [OperationInline]
+    actions = ["adjust_points"]
+    list_select_related = ["tier"]
+
+    def get_queryset(self, request):
+        available = Account.objects.filter(customer=OuterRef("pk"), kind=AccountKind.AVAILABLE)
+        return super().get_queryset(request).annotate(
+            _balance=Subquery(available.values("balance")[:1])
+        )
+
+    @admin.display(description=_("balance"), ordering="_balance")
+    def balance(self, obj):
+        return getattr(obj, "_balance", None)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Any spelling of a phone number finds its customer, as at the till."""
+        phone = try_normalize_phone(search_term)
+        if phone:
+            return queryset.filter(phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            from .services.ledger import customer_accounts_create
+
+            customer_accounts_create(customer_id=obj.pk)
+
+    @admin.action(description=_("Adjust points (with a reason)"), permissions=["change"])
+    def adjust_points(self, request: HttpRequest, queryset):
+        if "apply" in request.POST:
+            form = AdjustPointsForm(request.POST)
+            if form.is_valid():
+                done, failed = 0, []
+                for customer in queryset:
+                    try:
+                        points_adjust(
+                            customer=customer, amount=form.cleaned_data["amount"],
+                            reason=form.cleaned_data["reason"], author=request.user,
+                        )
+                        done += 1
+                    except LoyaltyError as exc:
+                        failed.append(f"{customer.phone}: {exc}")
+                if done:
+                    self.message_user(
+                        request, _("Points adjusted for %(n)d customer(s).") % {"n": done},
+                        messages.SUCCESS,
+                    )
+                for line in failed:
+                    self.message_user(request, line, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        else:
+            form = AdjustPointsForm()
+        return TemplateResponse(
+            request,
+            "admin/loyalty/adjust_points.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Adjust points"),
+                "form": form,
+                "customers": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    fields = ["kind", "source", "destination", "amount", "release_at", "reverses"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Operation)
+class OperationAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "created_at", "kind", "state", "customer", "branch", "cashier", "total",
+                    "points", "cashback", "refunded_total"]
+    list_filter = ["kind", "state", "branch"]
+    list_select_related = ["customer", "branch", "cashier"]
+    search_fields = ["customer__phone", "receipt_number", "request_id"]
+    date_hierarchy = "created_at"
+    inlines = [EntryInline]
+    raw_id_fields = ["customer", "origin", "cashier"]
+
+    def get_search_results(self, request, queryset, search_term):
+        phone = try_normalize_phone(search_term)
+        if phone:
+            return queryset.filter(customer__phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "created_at", "kind", "source", "destination", "amount", "operation"]
+    list_filter = ["kind"]
+    list_select_related = ["source__customer", "destination__customer", "operation"]
+    raw_id_fields = ["operation", "source", "destination", "reverses"]
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "customer", "kind", "balance"]
+    list_filter = ["kind"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__phone"]
+
+
+class StaffMemberInline(admin.StackedInline):
+    model = StaffMember
+    can_delete = True
+    extra = 0
+    max_num = 1
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, StaffMemberInline]
+
+
+admin.site.site_header = _("Loyalty program")
+admin.site.site_title = _("Loyalty program")
+admin.site.index_title = _("Owner's office")

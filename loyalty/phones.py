@@ -1,0 +1,48 @@
+"""Phone numbers are customers' identity: one spelling (E.164) for every way staff type them."""
+
+import phonenumbers
+from django.conf import settings
+
+from .exceptions import InvalidPhone
+
+
+def normalize_phone(raw: str, *, region: str | None = None) -> str:
+    """Return ``raw`` in E.164 (``+79001234567``) or raise ``InvalidPhone``.
+
+    ``8 900 123-45-67``, ``+7 (900) 123 45 67`` and ``9001234567`` are the same number: digits without
+    a country code are read in ``PHONE_DEFAULT_REGION`` (RU), where a leading 8 is the trunk prefix.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone()
+    try:
+        number = phonenumbers.parse(text, region or settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone() from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalize_phone(raw: str) -> str | None:
+    """``normalize_phone`` that answers None instead of raising (for search boxes)."""
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone:
+        return None
+
+
+def mask_phone(phone: str) -> str:
+    """``+79001234567`` → ``+7 900 ***-**-67``: enough for staff to confirm, not to copy."""
+    if len(phone) < 8:
+        return phone
+    return f"{phone[:2]} {phone[2:5]} ***-**-{phone[-2:]}"
+
+
+def format_phone(phone: str) -> str:
+    """E.164 → the national-international spelling people read (``+7 900 123-45-67``)."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

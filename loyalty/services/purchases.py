@@ -1,0 +1,414 @@
+"""Sales and refunds: the only way a bill touches points.
+
+``purchase_calculate`` answers "what would this sale do" and writes nothing; the till, the API and
+the shop show it. ``purchase_create`` checks the same numbers again under the account lock and
+writes; ``purchase_refund`` reverses a sale fully or in part, in proportion.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..exceptions import (
+    CustomerBlocked,
+    InsufficientPoints,
+    InvalidAmount,
+    OperationNotFound,
+    ReceiptNumberRequired,
+    RedeemByPhoneDisabled,
+    RedemptionCapExceeded,
+    RefundExceedsPurchase,
+    RequestIdReused,
+)
+from ..locks import CustomerAccounts, customer_accounts_lock
+from ..models import (
+    AccountKind,
+    Branch,
+    BusinessSettings,
+    Customer,
+    EntryKind,
+    Operation,
+    OperationKind,
+    OperationState,
+    Tier,
+)
+from ..money import HUNDRED, ZERO, money, money_down, parse_amount, percent_of
+from .customers import customer_tier_recompute, tiers_all
+from .ledger import Move, entries_post, system_account
+
+
+@dataclass(frozen=True)
+class PurchaseCalculation:
+    """What a sale would do. ``max_points`` is what may be redeemed; ``points`` what will be."""
+
+    total: Decimal
+    excluded_total: Decimal
+    unredeemable_total: Decimal
+    eligible_total: Decimal  # total − excluded: earns cashback
+    redeemable_total: Decimal  # eligible − unredeemable: may be paid with points
+    balance: Decimal
+    max_redeem_percent: Decimal
+    max_points: Decimal
+    points: Decimal
+    cash: Decimal
+    cashback_percent: Decimal
+    cashback: Decimal
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The result of a sale; ``replayed`` is True when a retry returned the first result."""
+
+    operation_id: int
+    customer_id: int
+    total: Decimal
+    points: Decimal
+    cash: Decimal
+    cashback: Decimal
+    cashback_percent: Decimal
+    balance: Decimal
+    pending: bool
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class RefundReceipt:
+    operation_id: int
+    origin_id: int
+    customer_id: int
+    amount: Decimal
+    points_returned: Decimal
+    cashback_reversed: Decimal
+    debt: Decimal
+    balance: Decimal
+    replayed: bool = False
+
+
+def _amount(raw: object, *, field: str) -> Decimal:
+    value = parse_amount(raw)
+    if value is None or value < 0:
+        raise InvalidAmount()
+    return money(value)
+
+
+def calculate(
+    *,
+    tier: Tier | None,
+    balance: Decimal,
+    total: object,
+    excluded_total: object = ZERO,
+    unredeemable_total: object = ZERO,
+    points: object = None,
+) -> PurchaseCalculation:
+    """The arithmetic of a sale for a customer of ``tier`` with ``balance`` spendable points.
+
+    ``points=None`` means "as many as allowed". Raises ``InvalidAmount`` for impossible bills and
+    ``InsufficientPoints`` / ``RedemptionCapExceeded`` when explicit ``points`` are too many.
+    """
+    total_d = _amount(total, field="total")
+    excluded = _amount(excluded_total, field="excluded_total")
+    unredeemable = _amount(unredeemable_total, field="unredeemable_total")
+    if total_d <= 0 or excluded > total_d or unredeemable > total_d - excluded:
+        raise InvalidAmount()
+    eligible = total_d - excluded
+    redeemable = eligible - unredeemable
+    cap_percent = tier.max_redeem_percent if tier is not None else HUNDRED
+    cashback_percent = tier.cashback_percent if tier is not None else ZERO
+    cap = money_down(redeemable * cap_percent / HUNDRED)
+    max_points = max(ZERO, min(balance, cap))
+    if points is None:
+        points_d = max_points
+    else:
+        points_d = _amount(points, field="points")
+        if points_d > balance:
+            raise InsufficientPoints(available=balance)
+        if points_d > cap:
+            raise RedemptionCapExceeded(cap=cap)
+    cash = total_d - points_d
+    cashback = percent_of(eligible - points_d, cashback_percent)
+    return PurchaseCalculation(
+        total=total_d, excluded_total=excluded, unredeemable_total=unredeemable,
+        eligible_total=eligible, redeemable_total=redeemable, balance=balance,
+        max_redeem_percent=cap_percent, max_points=max_points, points=points_d, cash=cash,
+        cashback_percent=cashback_percent, cashback=cashback,
+    )
+
+
+def purchase_calculate(
+    *,
+    customer: Customer | None,
+    total: object,
+    excluded_total: object = ZERO,
+    unredeemable_total: object = ZERO,
+    points: object = None,
+) -> PurchaseCalculation:
+    """``calculate`` for a stored customer (or a number not seen yet: ``customer=None``)."""
+    if customer is None:
+        tiers = tiers_all()
+        tier = tiers[0] if tiers else None
+        balance = ZERO
+    else:
+        tier = customer.tier
+        balance = customer.accounts.get(kind=AccountKind.AVAILABLE).balance
+    return calculate(
+        tier=tier, balance=balance, total=total, excluded_total=excluded_total,
+        unredeemable_total=unredeemable_total, points=points,
+    )
+
+
+def _replay(request_id: str | None, *, kind: str, customer_id: int) -> Operation | None:
+    if not request_id:
+        return None
+    existing = Operation.objects.filter(request_id=request_id).first()
+    if existing is None:
+        return None
+    if existing.kind != kind or existing.customer_id != customer_id:
+        raise RequestIdReused()
+    return existing
+
+
+def _receipt(operation: Operation, *, replayed: bool) -> Receipt:
+    return Receipt(
+        operation_id=operation.pk, customer_id=operation.customer_id, total=operation.total,
+        points=operation.points, cash=operation.cash, cashback=operation.cashback,
+        cashback_percent=operation.cashback_percent, balance=operation.balance_after,
+        pending=operation.entries.filter(release_at__isnull=False).exists(), replayed=replayed,
+    )
+
+
+def _credit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
+                  release_at=None) -> list[Move]:
+    """Points given to a customer: first repay his debt, then to spendable (or pending) points."""
+    issued = system_account(AccountKind.ISSUED)
+    moves = []
+    owed = -accounts.debt.balance
+    settle = min(owed, amount)
+    if settle > 0:
+        moves.append(Move(EntryKind.DEBT_SETTLEMENT, issued, accounts.debt, settle))
+    rest = amount - settle
+    if rest > 0:
+        target = accounts.pending if release_at is not None else accounts.available
+        moves.append(Move(kind, issued, target, rest, release_at=release_at))
+    return moves
+
+
+@transaction.atomic(durable=True)
+def _purchase_create(
+    *, customer_id, branch, cashier, total, excluded_total, unredeemable_total, points,
+    receipt_number, request_id, by_code, cashier_external_id, cashier_name, comment,
+) -> Receipt:
+    accounts = customer_accounts_lock(customer_ids=[customer_id])[customer_id]
+    replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
+    if replayed is not None:
+        return _receipt(replayed, replayed=True)
+    customer = accounts.customer
+    if customer.is_blocked:
+        raise CustomerBlocked()
+    program = BusinessSettings.load()
+    if program.receipt_number_required and not receipt_number:
+        raise ReceiptNumberRequired()
+    calc = calculate(
+        tier=customer.tier, balance=accounts.available.balance, total=total,
+        excluded_total=excluded_total, unredeemable_total=unredeemable_total,
+        points=points if points is not None else ZERO,
+    )
+    if calc.points > 0 and not by_code and not program.redeem_by_phone:
+        raise RedeemByPhoneDisabled()
+    now = timezone.now()
+    release_at = now + timedelta(days=program.accrual_delay_days) if program.accrual_delay_days else None
+    operation = Operation(
+        kind=OperationKind.PURCHASE, customer=customer, branch=branch, cashier=cashier,
+        cashier_external_id=cashier_external_id, cashier_name=cashier_name, total=calc.total,
+        excluded_total=calc.excluded_total, unredeemable_total=calc.unredeemable_total,
+        points=calc.points, cash=calc.cash, cashback=calc.cashback,
+        cashback_percent=calc.cashback_percent, receipt_number=receipt_number or "",
+        request_id=request_id or None, comment=comment,
+    )
+    moves = []
+    if calc.points > 0:
+        moves.append(Move(EntryKind.REDEMPTION, accounts.available,
+                          system_account(AccountKind.SPENT), calc.points))
+    moves += _credit_moves(accounts, calc.cashback, kind=EntryKind.CASHBACK, release_at=release_at)
+    # Balances after the moves, computed before writing so the operation row carries them.
+    operation.balance_after = accounts.available.balance - calc.points + sum(
+        (m.amount for m in moves if m.destination is accounts.available), ZERO
+    )
+    operation.save()
+    entries_post(operation=operation, moves=moves)
+    customer.total_spent += calc.cash
+    customer.purchase_count += 1
+    customer.last_purchase_at = now
+    customer_tier_recompute(customer=customer)
+    Customer.objects.filter(pk=customer.pk).update(
+        total_spent=customer.total_spent, purchase_count=customer.purchase_count,
+        last_purchase_at=now, tier=customer.tier,
+    )
+    return Receipt(
+        operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
+        cash=calc.cash, cashback=calc.cashback, cashback_percent=calc.cashback_percent,
+        balance=accounts.available.balance, pending=release_at is not None,
+    )
+
+
+def purchase_create(
+    *,
+    customer: Customer,
+    branch: Branch | None,
+    total: object,
+    excluded_total: object = ZERO,
+    unredeemable_total: object = ZERO,
+    points: object = None,
+    cashier=None,
+    receipt_number: str = "",
+    request_id: str | None = None,
+    by_code: bool = False,
+    cashier_external_id: str = "",
+    cashier_name: str = "",
+    comment: str = "",
+) -> Receipt:
+    """Record a sale: redeem ``points`` (none if None), credit cashback, update tier.
+
+    Checks points ≤ min(balance, (total − excluded − unredeemable) × tier cap) under the account
+    lock. The same ``request_id`` twice returns the first receipt and writes nothing (a race between
+    two first attempts is settled by the unique constraint). Raises a ``LoyaltyError`` on a refusal;
+    nothing is written then.
+    """
+    try:
+        return _purchase_create(
+            customer_id=customer.pk, branch=branch, cashier=cashier, total=total,
+            excluded_total=excluded_total, unredeemable_total=unredeemable_total, points=points,
+            receipt_number=receipt_number, request_id=request_id, by_code=by_code,
+            cashier_external_id=cashier_external_id, cashier_name=cashier_name, comment=comment,
+        )
+    except IntegrityError:
+        existing = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer.pk)
+        if existing is None:
+            raise
+        return _receipt(existing, replayed=True)
+
+
+def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """``value × part / whole`` rounded half-up; cumulative use makes parts add up exactly."""
+    return money(value * part / whole)
+
+
+@transaction.atomic(durable=True)
+def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comment) -> RefundReceipt:
+    customer_id = (
+        Operation.objects.filter(pk=operation_id, kind=OperationKind.PURCHASE)
+        .values_list("customer_id", flat=True).first()
+    )
+    if customer_id is None:
+        raise OperationNotFound()
+    accounts = customer_accounts_lock(customer_ids=[customer_id])[customer_id]
+    replayed = Operation.objects.filter(request_id=request_id).first() if request_id else None
+    if replayed is not None:
+        if replayed.kind != OperationKind.REFUND or replayed.origin_id != operation_id:
+            raise RequestIdReused()
+        return _refund_receipt(replayed, replayed=True)
+    # Read under the lock: every refund of this sale locks the same accounts first.
+    purchase = Operation.objects.get(pk=operation_id)
+    remaining = purchase.total - purchase.refunded_total
+    if amount is None:
+        amount_d = remaining
+    else:
+        amount_d = _amount(amount, field="amount")
+        if amount_d <= 0:
+            raise InvalidAmount()
+    if amount_d > remaining or remaining <= 0:
+        raise RefundExceedsPurchase(remaining=remaining)
+    before, after = purchase.refunded_total, purchase.refunded_total + amount_d
+    # Cumulative shares: the refunds of one sale add up to exactly its points and cashback.
+    points_back = (_share(purchase.points, after, purchase.total)
+                   - _share(purchase.points, before, purchase.total))
+    cashback_back = (_share(purchase.cashback, after, purchase.total)
+                     - _share(purchase.cashback, before, purchase.total))
+    cash_back = amount_d - points_back
+    customer = accounts.customer
+
+    refund = Operation(
+        kind=OperationKind.REFUND, state=OperationState.REVERSAL, customer=customer,
+        branch=branch or purchase.branch, cashier=cashier, total=amount_d, points=points_back,
+        cash=cash_back, cashback=cashback_back, cashback_percent=purchase.cashback_percent,
+        request_id=request_id or None, origin=purchase, receipt_number=purchase.receipt_number,
+        comment=comment,
+    )
+    issued = system_account(AccountKind.ISSUED)
+    moves = []
+    if points_back > 0:
+        moves.append(Move(EntryKind.REDEMPTION_REVERSAL, system_account(AccountKind.SPENT),
+                          accounts.available, points_back))
+    # Take the cashback back from where it can be found: pending (not yet released), spendable
+    # points, and what is still missing is recorded as the customer's debt.
+    to_take = cashback_back
+    from_pending = min(to_take, accounts.pending.balance)
+    if from_pending > 0:
+        moves.append(Move(EntryKind.CASHBACK_REVERSAL, accounts.pending, issued, from_pending))
+        to_take -= from_pending
+    from_available = min(to_take, accounts.available.balance + points_back)
+    if from_available > 0:
+        moves.append(Move(EntryKind.CASHBACK_REVERSAL, accounts.available, issued, from_available))
+        to_take -= from_available
+    debt = to_take
+    if debt > 0:
+        moves.append(Move(EntryKind.DEBT, accounts.debt, issued, debt))
+    refund.balance_after = accounts.available.balance + points_back - from_available
+    refund.save()
+    entries_post(operation=refund, moves=moves)
+
+    purchase.refunded_total = after
+    if after == purchase.total:
+        purchase.state = OperationState.CANCELED
+    Operation.objects.filter(pk=purchase.pk).update(
+        refunded_total=purchase.refunded_total, state=purchase.state
+    )
+    customer.total_spent = max(ZERO, customer.total_spent - cash_back)
+    customer_tier_recompute(customer=customer)
+    Customer.objects.filter(pk=customer.pk).update(total_spent=customer.total_spent,
+                                                   tier=customer.tier)
+    return RefundReceipt(
+        operation_id=refund.pk, origin_id=purchase.pk, customer_id=customer.pk, amount=amount_d,
+        points_returned=points_back, cashback_reversed=cashback_back, debt=debt,
+        balance=accounts.available.balance,
+    )
+
+
+def _refund_receipt(refund: Operation, *, replayed: bool) -> RefundReceipt:
+    debt = sum((e.amount for e in refund.entries.filter(kind=EntryKind.DEBT)), ZERO)
+    return RefundReceipt(
+        operation_id=refund.pk, origin_id=refund.origin_id, customer_id=refund.customer_id,
+        amount=refund.total, points_returned=refund.points, cashback_reversed=refund.cashback,
+        debt=debt, balance=refund.balance_after, replayed=replayed,
+    )
+
+
+def purchase_refund(
+    *,
+    operation_id: int,
+    amount: object = None,
+    branch: Branch | None = None,
+    cashier=None,
+    request_id: str | None = None,
+    comment: str = "",
+) -> RefundReceipt:
+    """Refund a sale fully (``amount=None``) or in part (an amount of the bill).
+
+    Returns the redeemed points and takes back the cashback in proportion; cashback already spent
+    becomes a recorded debt, repaid from future credits, so no balance goes below zero. Refunds
+    never exceed the sale's total. The same ``request_id`` twice returns the first refund.
+    """
+    try:
+        return _purchase_refund(
+            operation_id=operation_id, amount=amount, branch=branch, cashier=cashier,
+            request_id=request_id, comment=comment,
+        )
+    except IntegrityError:
+        existing = Operation.objects.filter(request_id=request_id).first() if request_id else None
+        if existing is None:
+            raise
+        if existing.kind != OperationKind.REFUND or existing.origin_id != operation_id:
+            raise RequestIdReused() from None
+        return _refund_receipt(existing, replayed=True)
