@@ -397,6 +397,7 @@ class EntryKind(models.TextChoices):
     RELEASE = "release", _("pending released")
     EXPIRY = "expiry", _("expiry")
     REFERRAL = "referral", _("referral reward")
+    REWARD_REVERSAL = "reward_reversal", _("reward returned on refund")
     CAMPAIGN = "campaign", _("campaign gift")
     OPENING = "opening", _("opening balance")
     TRANSFER = "transfer", _("transfer")

@@ -23,12 +23,14 @@ from ..exceptions import (
     RefundExceedsPurchase,
     RequestIdReused,
 )
+from ..extensions import PurchaseContext, purchase_extensions
 from ..locks import CustomerAccounts, customer_accounts_lock
 from ..models import (
     AccountKind,
     Branch,
     BusinessSettings,
     Customer,
+    Entry,
     EntryKind,
     Operation,
     OperationKind,
@@ -179,9 +181,13 @@ def _receipt(operation: Operation, *, replayed: bool) -> Receipt:
     )
 
 
-def _credit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
-                  release_at=None) -> list[Move]:
-    """Points given to a customer: first repay his debt, then to spendable (or pending) points."""
+def credit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
+                 release_at=None) -> list[Move]:
+    """Points given to a customer: first repay his debt, then to spendable (or pending) points.
+
+    The caller holds the customer's account lock; call it once per customer per operation (it
+    reads the balances as they were before this operation's moves).
+    """
     issued = system_account(AccountKind.ISSUED)
     moves = []
     owed = -accounts.debt.balance
@@ -197,10 +203,14 @@ def _credit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
 
 @transaction.atomic(durable=True)
 def _purchase_create(
-    *, customer_id, branch, cashier, total, excluded_total, unredeemable_total, points,
+    *, customer, branch, cashier, total, excluded_total, unredeemable_total, points,
     receipt_number, request_id, by_code, cashier_external_id, cashier_name, comment,
 ) -> Receipt:
-    accounts = customer_accounts_lock(customer_ids=[customer_id])[customer_id]
+    customer_id = customer.pk
+    extensions = purchase_extensions()
+    others = [pk for ext in extensions for pk in ext.customers_to_lock(customer)]
+    locked = customer_accounts_lock(customer_ids=[customer_id, *others])
+    accounts = locked[customer_id]
     replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
     if replayed is not None:
         return _receipt(replayed, replayed=True)
@@ -231,12 +241,19 @@ def _purchase_create(
     if calc.points > 0:
         moves.append(Move(EntryKind.REDEMPTION, accounts.available,
                           system_account(AccountKind.SPENT), calc.points))
-    moves += _credit_moves(accounts, calc.cashback, kind=EntryKind.CASHBACK, release_at=release_at)
+    moves += credit_moves(accounts, calc.cashback, kind=EntryKind.CASHBACK, release_at=release_at)
     # Balances after the moves, computed before writing so the operation row carries them.
     operation.balance_after = accounts.available.balance - calc.points + sum(
         (m.amount for m in moves if m.destination is accounts.available), ZERO
     )
     operation.save()
+    if extensions:
+        context = PurchaseContext(
+            operation=operation, customer=customer, calculation=calc, accounts=locked,
+            first_purchase=customer.purchase_count == 0,
+        )
+        for ext in extensions:
+            moves += ext.moves(context)
     entries_post(operation=operation, moves=moves)
     customer.total_spent += calc.cash
     customer.purchase_count += 1
@@ -278,7 +295,7 @@ def purchase_create(
     """
     try:
         return _purchase_create(
-            customer_id=customer.pk, branch=branch, cashier=cashier, total=total,
+            customer=customer, branch=branch, cashier=cashier, total=total,
             excluded_total=excluded_total, unredeemable_total=unredeemable_total, points=points,
             receipt_number=receipt_number, request_id=request_id, by_code=by_code,
             cashier_external_id=cashier_external_id, cashier_name=cashier_name, comment=comment,
@@ -303,7 +320,15 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     )
     if customer_id is None:
         raise OperationNotFound()
-    accounts = customer_accounts_lock(customer_ids=[customer_id])[customer_id]
+    # Points this sale credited to other customers (referral rewards up a chain...) are taken back
+    # in the same proportion; their accounts are locked with the buyer's, in one pk-ordered query.
+    rewards = list(
+        Entry.objects.filter(operation_id=operation_id, destination__customer__isnull=False)
+        .exclude(destination__customer_id=customer_id)
+        .values_list("pk", "kind", "amount", "destination__customer_id")
+    )
+    locked = customer_accounts_lock(customer_ids=[customer_id, *{r[3] for r in rewards}])
+    accounts = locked[customer_id]
     replayed = Operation.objects.filter(request_id=request_id).first() if request_id else None
     if replayed is not None:
         if replayed.kind != OperationKind.REFUND or replayed.origin_id != operation_id:
@@ -355,6 +380,10 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     debt = to_take
     if debt > 0:
         moves.append(Move(EntryKind.DEBT, accounts.debt, issued, debt))
+    for entry_id, _kind, reward, other_id in rewards:
+        back = _share(reward, after, purchase.total) - _share(reward, before, purchase.total)
+        moves += debit_moves(locked[other_id], back, kind=EntryKind.REWARD_REVERSAL,
+                             reverses_id=entry_id)
     refund.balance_after = accounts.available.balance + points_back - from_available
     refund.save()
     entries_post(operation=refund, moves=moves)
@@ -374,6 +403,23 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
         points_returned=points_back, cashback_reversed=cashback_back, debt=debt,
         balance=accounts.available.balance,
     )
+
+
+def debit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
+                reverses_id: int | None = None) -> list[Move]:
+    """Take back ``amount`` points given to a customer: from spendable points, the rest as debt.
+
+    The caller holds the customer's account lock; once per customer per operation.
+    """
+    issued = system_account(AccountKind.ISSUED)
+    take = min(amount, accounts.available.balance)
+    moves = []
+    if take > 0:
+        moves.append(Move(kind, accounts.available, issued, take, reverses_id=reverses_id))
+    if amount - take > 0:
+        moves.append(Move(EntryKind.DEBT, accounts.debt, issued, amount - take,
+                          reverses_id=reverses_id))
+    return moves
 
 
 def _refund_receipt(refund: Operation, *, replayed: bool) -> RefundReceipt:
