@@ -122,6 +122,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Integrations are off by default so that a bare machine runs.
 USE_SMS = env.bool("USE_SMS", default=False)
 USE_TELEGRAM = env.bool("USE_TELEGRAM", default=False)
+# SMS gateway: a GET URL template with {phone} and {text}, used only when USE_SMS is on.
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+# Log messages to the console when no other channel reaches the customer (development).
+NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=DEBUG)
 
 # Phone numbers without a country code are read in this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="RU")

@@ -12,6 +12,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from campaigns.exceptions import CertificateNotApplicable
+
 from ..exceptions import (
     CustomerBlocked,
     InsufficientPoints,
@@ -38,6 +40,7 @@ from ..models import (
     Tier,
 )
 from ..money import HUNDRED, ZERO, money, money_down, parse_amount, percent_of
+from .certificates import certificate_check, certificate_mark_used, certificate_points_of
 from .customers import customer_tier_recompute, tiers_all
 from .ledger import Move, entries_post, system_account
 
@@ -58,6 +61,7 @@ class PurchaseCalculation:
     cash: Decimal
     cashback_percent: Decimal
     cashback: Decimal
+    certificate_points: Decimal = ZERO  # paid by a certificate, on top of ``points``
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Receipt:
     balance: Decimal
     pending: bool
     replayed: bool = False
+    certificate_points: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,15 @@ def calculate(
     excluded_total: object = ZERO,
     unredeemable_total: object = ZERO,
     points: object = None,
+    certificate_points: Decimal = ZERO,
+    certificate_max_percent: Decimal = HUNDRED,
 ) -> PurchaseCalculation:
     """The arithmetic of a sale for a customer of ``tier`` with ``balance`` spendable points.
 
     ``points=None`` means "as many as allowed". Raises ``InvalidAmount`` for impossible bills and
     ``InsufficientPoints`` / ``RedemptionCapExceeded`` when explicit ``points`` are too many.
+    A certificate worth ``certificate_points`` pays first, at most ``certificate_max_percent`` of
+    the redeemable part; the customer's own points may pay what the tier cap leaves of the rest.
     """
     total_d = _amount(total, field="total")
     excluded = _amount(excluded_total, field="excluded_total")
@@ -119,7 +128,9 @@ def calculate(
     redeemable = eligible - unredeemable
     cap_percent = tier.max_redeem_percent if tier is not None else HUNDRED
     cashback_percent = tier.cashback_percent if tier is not None else ZERO
-    cap = money_down(redeemable * cap_percent / HUNDRED)
+    certificate = min(certificate_points,
+                      money_down(redeemable * certificate_max_percent / HUNDRED))
+    cap = min(money_down(redeemable * cap_percent / HUNDRED), redeemable - certificate)
     max_points = max(ZERO, min(balance, cap))
     if points is None:
         points_d = max_points
@@ -129,13 +140,13 @@ def calculate(
             raise InsufficientPoints(available=balance)
         if points_d > cap:
             raise RedemptionCapExceeded(cap=cap)
-    cash = total_d - points_d
-    cashback = percent_of(eligible - points_d, cashback_percent)
+    cash = total_d - points_d - certificate
+    cashback = percent_of(eligible - points_d - certificate, cashback_percent)
     return PurchaseCalculation(
         total=total_d, excluded_total=excluded, unredeemable_total=unredeemable,
         eligible_total=eligible, redeemable_total=redeemable, balance=balance,
         max_redeem_percent=cap_percent, max_points=max_points, points=points_d, cash=cash,
-        cashback_percent=cashback_percent, cashback=cashback,
+        cashback_percent=cashback_percent, cashback=cashback, certificate_points=certificate,
     )
 
 
@@ -146,8 +157,12 @@ def purchase_calculate(
     excluded_total: object = ZERO,
     unredeemable_total: object = ZERO,
     points: object = None,
+    certificate_code: str | None = None,
 ) -> PurchaseCalculation:
-    """``calculate`` for a stored customer (or a number not seen yet: ``customer=None``)."""
+    """``calculate`` for a stored customer (or a number not seen yet: ``customer=None``).
+
+    With ``certificate_code``, the certificate is checked (without a lock) and its share shown.
+    """
     if customer is None:
         tiers = tiers_all()
         tier = tiers[0] if tiers else None
@@ -155,10 +170,20 @@ def purchase_calculate(
     else:
         tier = customer.tier
         balance = customer.accounts.get(kind=AccountKind.AVAILABLE).balance
+    certificate = (certificate_check(code=certificate_code, customer=customer, lock=False)
+                   if certificate_code else None)
     return calculate(
         tier=tier, balance=balance, total=total, excluded_total=excluded_total,
         unredeemable_total=unredeemable_total, points=points,
+        **_certificate_terms(certificate),
     )
+
+
+def _certificate_terms(certificate) -> dict:
+    if certificate is None:
+        return {}
+    return {"certificate_points": certificate.points,
+            "certificate_max_percent": certificate.max_redeem_percent}
 
 
 def _replay(request_id: str | None, *, kind: str, customer_id: int) -> Operation | None:
@@ -173,11 +198,13 @@ def _replay(request_id: str | None, *, kind: str, customer_id: int) -> Operation
 
 
 def _receipt(operation: Operation, *, replayed: bool) -> Receipt:
+    certificate = certificate_points_of(operation_id=operation.pk)
     return Receipt(
         operation_id=operation.pk, customer_id=operation.customer_id, total=operation.total,
-        points=operation.points, cash=operation.cash, cashback=operation.cashback,
+        points=operation.points - certificate, cash=operation.cash, cashback=operation.cashback,
         cashback_percent=operation.cashback_percent, balance=operation.balance_after,
         pending=operation.entries.filter(release_at__isnull=False).exists(), replayed=replayed,
+        certificate_points=certificate,
     )
 
 
@@ -205,6 +232,7 @@ def credit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
 def _purchase_create(
     *, customer, branch, cashier, total, excluded_total, unredeemable_total, points,
     receipt_number, request_id, by_code, cashier_external_id, cashier_name, comment,
+    certificate_code,
 ) -> Receipt:
     customer_id = customer.pk
     extensions = purchase_extensions()
@@ -220,11 +248,16 @@ def _purchase_create(
     program = BusinessSettings.load()
     if program.receipt_number_required and not receipt_number:
         raise ReceiptNumberRequired()
+    # Accounts are locked first, then the certificate (the order every writer of both keeps).
+    certificate = (certificate_check(code=certificate_code, customer=customer, lock=True)
+                   if certificate_code else None)
     calc = calculate(
         tier=customer.tier, balance=accounts.available.balance, total=total,
         excluded_total=excluded_total, unredeemable_total=unredeemable_total,
-        points=points if points is not None else ZERO,
+        points=points if points is not None else ZERO, **_certificate_terms(certificate),
     )
+    if certificate is not None and calc.certificate_points <= 0:
+        raise CertificateNotApplicable()
     if calc.points > 0 and not by_code and not program.redeem_by_phone:
         raise RedeemByPhoneDisabled()
     now = timezone.now()
@@ -233,20 +266,27 @@ def _purchase_create(
         kind=OperationKind.PURCHASE, customer=customer, branch=branch, cashier=cashier,
         cashier_external_id=cashier_external_id, cashier_name=cashier_name, total=calc.total,
         excluded_total=calc.excluded_total, unredeemable_total=calc.unredeemable_total,
-        points=calc.points, cash=calc.cash, cashback=calc.cashback,
+        points=calc.points + calc.certificate_points, cash=calc.cash, cashback=calc.cashback,
         cashback_percent=calc.cashback_percent, receipt_number=receipt_number or "",
         request_id=request_id or None, comment=comment,
     )
     moves = []
-    if calc.points > 0:
+    if calc.certificate_points > 0:
+        # The certificate's points exist only inside this sale: credited, then spent below.
+        moves.append(Move(EntryKind.CAMPAIGN, system_account(AccountKind.ISSUED),
+                          accounts.available, calc.certificate_points))
+    if operation.points > 0:
         moves.append(Move(EntryKind.REDEMPTION, accounts.available,
-                          system_account(AccountKind.SPENT), calc.points))
+                          system_account(AccountKind.SPENT), operation.points))
     moves += credit_moves(accounts, calc.cashback, kind=EntryKind.CASHBACK, release_at=release_at)
     # Balances after the moves, computed before writing so the operation row carries them.
-    operation.balance_after = accounts.available.balance - calc.points + sum(
+    operation.balance_after = accounts.available.balance - operation.points + sum(
         (m.amount for m in moves if m.destination is accounts.available), ZERO
     )
     operation.save()
+    if certificate is not None:
+        certificate_mark_used(certificate=certificate, operation=operation,
+                              points=calc.certificate_points)
     if extensions:
         context = PurchaseContext(
             operation=operation, customer=customer, calculation=calc, accounts=locked,
@@ -267,6 +307,7 @@ def _purchase_create(
         operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
         cash=calc.cash, cashback=calc.cashback, cashback_percent=calc.cashback_percent,
         balance=accounts.available.balance, pending=release_at is not None,
+        certificate_points=calc.certificate_points,
     )
 
 
@@ -285,8 +326,13 @@ def purchase_create(
     cashier_external_id: str = "",
     cashier_name: str = "",
     comment: str = "",
+    certificate_code: str | None = None,
 ) -> Receipt:
     """Record a sale: redeem ``points`` (none if None), credit cashback, update tier.
+
+    ``certificate_code``: a certificate pays its share of the bill on top of ``points`` and is
+    used up by this sale (``loyalty.services.certificates``); refused when it is not active, not
+    the customer's, or can pay nothing of this bill.
 
     Checks points ≤ min(balance, (total − excluded − unredeemable) × tier cap) under the account
     lock. The same ``request_id`` twice returns the first receipt and writes nothing (a race between
@@ -299,6 +345,7 @@ def purchase_create(
             excluded_total=excluded_total, unredeemable_total=unredeemable_total, points=points,
             receipt_number=receipt_number, request_id=request_id, by_code=by_code,
             cashier_external_id=cashier_external_id, cashier_name=cashier_name, comment=comment,
+            certificate_code=certificate_code,
         )
     except IntegrityError:
         existing = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer.pk)
@@ -347,11 +394,15 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
         raise RefundExceedsPurchase(remaining=remaining)
     before, after = purchase.refunded_total, purchase.refunded_total + amount_d
     # Cumulative shares: the refunds of one sale add up to exactly its points and cashback.
-    points_back = (_share(purchase.points, after, purchase.total)
+    paid_points = (_share(purchase.points, after, purchase.total)
                    - _share(purchase.points, before, purchase.total))
     cashback_back = (_share(purchase.cashback, after, purchase.total)
                      - _share(purchase.cashback, before, purchase.total))
-    cash_back = amount_d - points_back
+    cash_back = amount_d - paid_points
+    # A certificate's share of the redeemed points is not returned: it existed only for that sale.
+    certificate = certificate_points_of(operation_id=purchase.pk)
+    points_back = paid_points - (_share(certificate, after, purchase.total)
+                                 - _share(certificate, before, purchase.total))
     customer = accounts.customer
 
     refund = Operation(

@@ -1,0 +1,52 @@
+"""Refusals of the campaigns app that people see (certificates at the till, reviews)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.exceptions import LoyaltyError, NotFound
+
+
+class CertificateNotFound(NotFound):
+    """No certificate with that code."""
+
+    default_message = _("Certificate not found.")
+
+
+class CertificateNotActive(LoyaltyError):
+    """The certificate was already used, was cancelled, or is outside its validity dates."""
+
+    code = "certificateNotActive"
+    default_message = _("This certificate cannot be used: it is %(status)s.")
+
+
+class CertificateNotYours(LoyaltyError):
+    """The certificate belongs to another customer."""
+
+    code = "certificateNotYours"
+    default_message = _("This certificate belongs to another customer.")
+
+
+class CertificateNotApplicable(LoyaltyError):
+    """The bill has no part a certificate may pay (everything excluded or unredeemable)."""
+
+    code = "certificateNotApplicable"
+    default_message = _("No part of this bill can be paid with the certificate.")
+
+
+class ReviewAlreadyRewarded(LoyaltyError):
+    """The customer was already rewarded for a review on that platform."""
+
+    code = "reviewAlreadyRewarded"
+    status = 409
+    default_message = _("This customer was already rewarded for a review on %(platform)s.")
+
+
+class ReviewPlatformUnknown(LoyaltyError):
+    """A platform the review campaign does not list, or the review campaign is off."""
+
+    default_message = _("Reviews on this platform are not rewarded.")
+
+
+class NoRecipients(LoyaltyError):
+    """A broadcast whose segment has no customer who agreed to messages."""
+
+    default_message = _("No customer in this segment agreed to receive messages.")

@@ -1,0 +1,1 @@
+"""Every write of the campaigns app: certificates, reviews, nightly jobs, notifications."""

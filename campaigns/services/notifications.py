@@ -1,0 +1,131 @@
+"""The outbox: messages written with their cause, sent after commit, retried when a send fails.
+
+``notification_queue`` (one message) and the nightly jobs' INSERT ... SELECT (many) write rows only
+for customers who agreed to messages. ``notifications_kick`` asks, once the transaction commits, for
+the ``campaigns.tasks.notifications_send`` task; that task (also run every few minutes by beat, which
+is what retries a failure) sends what is due through ``campaigns.channels``.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template import Context, Engine
+from django.utils import timezone, translation
+
+from loyalty.models import BusinessSettings, Customer
+
+from ..channels import ChannelError, channel_for
+from ..models import Certificate, MessageKind, Notification, NotificationStatus, NotificationTemplate
+
+MAX_ATTEMPTS = 5
+BATCH = 500
+_engine = Engine(autoescape=False)
+
+
+def notifications_kick() -> None:
+    """Send what is due once the current transaction commits (nothing leaves before commit)."""
+    from ..tasks import notifications_send
+
+    transaction.on_commit(notifications_send.delay)
+
+
+def notification_queue(*, customer: Customer, kind: str, key: str,
+                       certificate: Certificate | None = None, context: dict | None = None,
+                       broadcast=None) -> Notification | None:
+    """Write one message for ``customer`` (None when he did not agree to messages or ``key`` was
+    already written: a cause writes its message once)."""
+    if not customer.consent_messages:
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                customer=customer, kind=kind, key=key, certificate=certificate,
+                broadcast=broadcast, context=context or {}, created_at=now, next_attempt_at=now,
+            )
+    except IntegrityError:
+        return None
+    notifications_kick()
+    return notification
+
+
+def _render(notification: Notification, language: str, business: str) -> tuple[str, str]:
+    template = (
+        NotificationTemplate.objects.filter(kind=notification.kind, language=language).first()
+        or NotificationTemplate.objects.filter(kind=notification.kind).first()
+    )
+    customer = notification.customer
+    data = {"name": customer.name or "", "business": business, **notification.context}
+    certificate = notification.certificate
+    if certificate is not None:
+        data.update(points=certificate.points, code=certificate.code,
+                    valid_until=certificate.valid_until.strftime("%d.%m.%Y"))
+    if notification.broadcast_id is not None:
+        data.setdefault("text", notification.broadcast.text)
+    if template is None:  # nobody wrote one: send the bare facts rather than nothing
+        return str(MessageKind(notification.kind).label), " ".join(
+            f"{k}: {v}" for k, v in data.items() if v != ""
+        )
+    with translation.override(language):
+        subject = _engine.from_string(template.subject).render(Context(data)).strip()
+        body = _engine.from_string(template.body).render(Context(data)).strip()
+    return subject, body
+
+
+def notifications_send(*, limit: int = BATCH) -> int:
+    """Send up to ``limit`` due messages; returns how many were sent.
+
+    Each row is claimed under ``SELECT ... FOR UPDATE SKIP LOCKED`` so that two workers never send
+    the same message; a failure is retried later with a growing delay, up to ``MAX_ATTEMPTS``.
+    """
+    program = BusinessSettings.load()
+    sent = 0
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Notification.objects.select_related("customer", "certificate", "broadcast")
+            .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))[:limit]
+        )
+        for notification in due:
+            sent += _send_one(notification, program)
+    return sent
+
+
+def _send_one(notification: Notification, program: BusinessSettings) -> int:
+    customer = notification.customer
+    notification.attempts += 1
+    if not customer.consent_messages:
+        notification.status = NotificationStatus.SKIPPED
+        notification.error = "no consent"
+        notification.save(update_fields=["status", "error", "attempts"])
+        return 0
+    channel = channel_for(customer)
+    if channel is None:
+        notification.status = NotificationStatus.SKIPPED
+        notification.error = "no channel reaches this customer"
+        notification.save(update_fields=["status", "error", "attempts"])
+        return 0
+    language = program.language if program.language in dict(settings.LANGUAGES) else "ru"
+    subject, body = _render(notification, language, program.name)
+    notification.channel = channel.name
+    try:
+        channel.send(customer=customer, subject=subject, body=body)
+    except ChannelError as exc:
+        notification.error = str(exc)[:500]
+        if notification.attempts >= MAX_ATTEMPTS:
+            notification.status = NotificationStatus.FAILED
+        else:
+            notification.next_attempt_at = timezone.now() + timedelta(
+                minutes=5 * 2 ** (notification.attempts - 1)
+            )
+        notification.save(update_fields=["status", "error", "attempts", "next_attempt_at",
+                                         "channel"])
+        return 0
+    notification.status = NotificationStatus.SENT
+    notification.sent_at = timezone.now()
+    notification.error = ""
+    notification.save(update_fields=["status", "sent_at", "error", "attempts", "channel"])
+    return 1

@@ -1,0 +1,17 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+from campaigns.models import Certificate, CertificateReason
+from campaigns.services.certificates import certificate_issue
+
+
+def certificate_make(*, points=Decimal(500), customer=None, max_redeem_percent=Decimal(100),
+                     valid_from: date | None = None, valid_days: int = 30,
+                     reason=CertificateReason.MANUAL) -> Certificate:
+    return certificate_issue(points=Decimal(points), reason=reason, customer=customer,
+                             max_redeem_percent=Decimal(max_redeem_percent),
+                             valid_from=valid_from, valid_days=valid_days)
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
