@@ -84,3 +84,4 @@ def certificate_points_of(*, operation_id: int) -> Decimal:
         .values_list("used_points", flat=True).first()
     )
     return points if points is not None else ZERO
+

@@ -15,3 +15,13 @@ def certificate_make(*, points=Decimal(500), customer=None, max_redeem_percent=D
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+def campaign_set(**fields):
+    from campaigns.models import CampaignSettings
+
+    settings = CampaignSettings.load()
+    for key, value in fields.items():
+        setattr(settings, key, value)
+    settings.save()
+    return settings

@@ -1,0 +1,163 @@
+"""Set-based ledger postings over all customers at once: points expiry and pending release.
+
+A nightly job over a million customers cannot lock and post one customer at a time. Each function
+here is one durable transaction of a few SQL statements:
+
+1. lock the affected customer accounts in one ``SELECT ... ORDER BY id FOR NO KEY UPDATE`` and keep
+   them, with the amounts to move, in a temporary table (the same lock order as
+   ``loyalty.locks``, so a till that sells meanwhile just waits);
+2. ``INSERT ... SELECT`` one operation per customer (its request id, ``<kind>:<customer>:<day>``,
+   is unique in the schema: a second run of the same day cannot post twice);
+3. ``INSERT ... SELECT`` their entries;
+4. ``UPDATE ... FROM`` the cached balances by the same amounts,
+
+so every balance still equals the sum of its entries (``loyalty.ledger_check``). SQLite ignores row
+locks; there the IMMEDIATE transaction mode serialises writers instead.
+"""
+
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import AccountKind, EntryKind, OperationKind
+from .ledger import system_account
+
+_OPERATION_COLUMNS = (
+    "kind, state, created_at, customer_id, branch_id, cashier_id, cashier_external_id, "
+    "cashier_name, total, excluded_total, unredeemable_total, points, cash, cashback, "
+    "cashback_percent, refunded_total, balance_after, receipt_number, request_id, origin_id, comment"
+)
+_ENTRY_COLUMNS = "operation_id, kind, source_id, destination_id, amount, created_at, release_at, " \
+                 "reverses_id"
+
+
+def _lock_clause() -> str:
+    if connection.vendor == "postgresql":
+        return " ORDER BY a.id FOR NO KEY UPDATE OF a"
+    return " ORDER BY a.id"
+
+
+def _temp(cursor, name: str, select_sql: str, params: list) -> None:
+    """(Re)create temporary table ``name`` from ``select_sql``; dropped at commit on PostgreSQL."""
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
+    cursor.execute(f"CREATE TEMP TABLE {name}{on_commit} AS {select_sql}", params)
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {name}")  # temp tables get no autovacuum statistics
+
+
+def _at(value: datetime):
+    """A datetime as the backend stores it (SQLite: naive UTC text, as the ORM writes it)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _request_id(prefix: str, column: str) -> str:
+    return f"('{prefix}:' || CAST({column} AS VARCHAR(20)) || ':' || %s)"
+
+
+@transaction.atomic(durable=True)
+def points_expire_bulk(*, inactive_before: datetime, day: date) -> int:
+    """Expire the spendable points of every customer whose last payment (or, who never paid, his
+    registration) was before ``inactive_before``. Returns the number of customers touched.
+
+    Posts ``EXPIRY`` operations and entries available → the business's ``expired`` account.
+    """
+    expired = system_account(AccountKind.EXPIRED).pk
+    now, inactive_before = _at(timezone.now()), _at(inactive_before)
+    tag = day.isoformat()
+    with connection.cursor() as cursor:
+        _temp(cursor, "bulk_expiring", f"""
+            SELECT a.id AS account_id, a.customer_id AS customer_id, a.balance AS amount
+            FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id
+            WHERE a.kind = %s AND a.balance > 0
+              AND COALESCE(c.last_purchase_at, c.joined_at, c.created_at) < %s
+              AND NOT EXISTS (SELECT 1 FROM loyalty_operation o
+                              WHERE o.request_id = {_request_id("expiry", "a.customer_id")})
+            {_lock_clause()}""", [AccountKind.AVAILABLE, inactive_before, tag])
+        cursor.execute(f"""
+            INSERT INTO loyalty_operation ({_OPERATION_COLUMNS})
+            SELECT %s, 'NORMAL', %s, t.customer_id, NULL, NULL, '', '', 0, 0, 0, t.amount, 0, 0,
+                   0, 0, 0, '', {_request_id("expiry", "t.customer_id")}, NULL, ''
+            FROM bulk_expiring t""", [OperationKind.EXPIRY, now, tag])
+        touched = cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO loyalty_entry ({_ENTRY_COLUMNS})
+            SELECT o.id, %s, t.account_id, %s, t.amount, %s, NULL, NULL
+            FROM bulk_expiring t
+            JOIN loyalty_operation o ON o.request_id = {_request_id("expiry", "t.customer_id")}
+            """, [EntryKind.EXPIRY, expired, now, tag])
+        cursor.execute("""
+            UPDATE loyalty_account SET balance = loyalty_account.balance - t.amount
+            FROM bulk_expiring t WHERE loyalty_account.id = t.account_id""")
+        cursor.execute("DROP TABLE IF EXISTS bulk_expiring")
+    return touched
+
+
+@transaction.atomic(durable=True)
+def pending_release_bulk(*, due_before: datetime, day: date) -> int:
+    """Move pending points whose ``release_at`` is before ``due_before`` to spendable points.
+
+    Per customer: released = min(pending balance, due credits − what refunds of those sales took
+    back from pending − what was released before), so a refund within the delay cancels held
+    points instead of letting them be released, and a second run releases nothing. Returns the
+    number of customers touched.
+    """
+    now, due_before = _at(timezone.now()), _at(due_before)
+    tag = day.isoformat()
+    due = "e.release_at IS NOT NULL AND e.release_at < %s"
+    with connection.cursor() as cursor:
+        # Both accounts that change, of every customer holding pending points, in pk order.
+        _temp(cursor, "bulk_release_locked", f"""
+            SELECT a.id AS account_id, a.customer_id AS customer_id, a.kind AS kind,
+                   a.balance AS balance
+            FROM loyalty_account a
+            WHERE a.kind IN (%s, %s) AND a.customer_id IN (
+                SELECT p.customer_id FROM loyalty_account p WHERE p.kind = %s AND p.balance > 0)
+            {_lock_clause()}""", [AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.PENDING])
+        _temp(cursor, "bulk_release_due", f"""
+            SELECT p.customer_id AS customer_id, p.account_id AS pending_id,
+                   v.account_id AS available_id, p.balance AS pending_balance,
+                   v.balance AS available_balance,
+                   (SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_entry e
+                    WHERE e.destination_id = p.account_id AND {due})
+                 - (SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_entry e
+                    WHERE e.source_id = p.account_id AND e.kind = %s)
+                 - (SELECT COALESCE(SUM(x.amount), 0) FROM loyalty_entry x
+                    JOIN loyalty_operation r ON r.id = x.operation_id
+                    WHERE x.source_id = p.account_id AND x.kind = %s AND r.origin_id IN (
+                        SELECT e.operation_id FROM loyalty_entry e
+                        WHERE e.destination_id = p.account_id AND {due})) AS due
+            FROM bulk_release_locked p
+            JOIN bulk_release_locked v ON v.customer_id = p.customer_id AND v.kind = %s
+            WHERE p.kind = %s AND NOT EXISTS (
+                SELECT 1 FROM loyalty_operation o
+                WHERE o.request_id = {_request_id("release", "p.customer_id")})""",
+              [due_before, EntryKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
+               AccountKind.AVAILABLE, AccountKind.PENDING, tag])
+        _temp(cursor, "bulk_release", """
+            SELECT customer_id, pending_id, available_id, available_balance,
+                   CASE WHEN due < pending_balance THEN due ELSE pending_balance END AS amount
+            FROM bulk_release_due WHERE due > 0""", [])
+        cursor.execute(f"""
+            INSERT INTO loyalty_operation ({_OPERATION_COLUMNS})
+            SELECT %s, 'NORMAL', %s, t.customer_id, NULL, NULL, '', '', 0, 0, 0, 0, 0, t.amount,
+                   0, 0, t.available_balance + t.amount, '',
+                   {_request_id("release", "t.customer_id")}, NULL, ''
+            FROM bulk_release t""", [OperationKind.RELEASE, now, tag])
+        touched = cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO loyalty_entry ({_ENTRY_COLUMNS})
+            SELECT o.id, %s, t.pending_id, t.available_id, t.amount, %s, NULL, NULL
+            FROM bulk_release t
+            JOIN loyalty_operation o ON o.request_id = {_request_id("release", "t.customer_id")}
+            """, [EntryKind.RELEASE, now, tag])
+        cursor.execute("""
+            UPDATE loyalty_account SET balance = loyalty_account.balance - t.amount
+            FROM bulk_release t WHERE loyalty_account.id = t.pending_id""")
+        cursor.execute("""
+            UPDATE loyalty_account SET balance = loyalty_account.balance + t.amount
+            FROM bulk_release t WHERE loyalty_account.id = t.available_id""")
+        for name in ("bulk_release", "bulk_release_due", "bulk_release_locked"):
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return touched
