@@ -9,3 +9,13 @@ def notifications_send() -> int:
     from .services.notifications import notifications_send as send
 
     return send()
+
+
+@shared_task(name="campaigns.job_run")
+def job_run(job: str, as_of: str | None = None) -> int:
+    """Run one nightly job (beat passes only the name: the date is today's)."""
+    from datetime import date
+
+    from .services.jobs import job_run as run
+
+    return run(job=job, as_of=date.fromisoformat(as_of) if as_of else None)

@@ -223,8 +223,9 @@ def tiers_run(*, as_of: date) -> int:
 JOBS: dict[str, Callable[..., int]] = {
     "birthday": birthday_issue,
     "winback": winback_issue,
-    "expiry": expiry_run,
+    # Pending points are released before expiry looks at spendable balances.
     "deferred": deferred_run,
+    "expiry": expiry_run,
     "tiers": tiers_run,
 }
 

@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.template import Context, Engine
 from django.utils import timezone, translation
 
-from loyalty.models import BusinessSettings, Customer
+from loyalty.models import AccountKind, BusinessSettings, Customer
+from loyalty.selectors import customer_balances
 
 from ..channels import ChannelError, channel_for
 from ..models import Certificate, MessageKind, Notification, NotificationStatus, NotificationTemplate
@@ -63,6 +64,9 @@ def _render(notification: Notification, language: str, business: str) -> tuple[s
                     valid_until=certificate.valid_until.strftime("%d.%m.%Y"))
     if notification.broadcast_id is not None:
         data.setdefault("text", notification.broadcast.text)
+        data.setdefault("subject", notification.broadcast.subject)
+    if notification.kind == MessageKind.EXPIRY_REMINDER:
+        data.setdefault("balance", customer_balances(customer=customer).get(AccountKind.AVAILABLE))
     if template is None:  # nobody wrote one: send the bare facts rather than nothing
         return str(MessageKind(notification.kind).label), " ".join(
             f"{k}: {v}" for k, v in data.items() if v != ""
