@@ -51,11 +51,18 @@ def notification_queue(*, customer: Customer, kind: str, key: str,
     return notification
 
 
-def _render(notification: Notification, language: str, business: str) -> tuple[str, str]:
-    template = (
-        NotificationTemplate.objects.filter(kind=notification.kind, language=language).first()
-        or NotificationTemplate.objects.filter(kind=notification.kind).first()
-    )
+def _template(kind: str, language: str, cache: dict) -> NotificationTemplate | None:
+    if (kind, language) not in cache:
+        cache[kind, language] = (
+            NotificationTemplate.objects.filter(kind=kind, language=language).first()
+            or NotificationTemplate.objects.filter(kind=kind).first()
+        )
+    return cache[kind, language]
+
+
+def _render(notification: Notification, language: str, business: str,
+            cache: dict) -> tuple[str, str]:
+    template = _template(notification.kind, language, cache)
     customer = notification.customer
     data = {"name": customer.name or "", "business": business, **notification.context}
     certificate = notification.certificate
@@ -93,12 +100,13 @@ def notifications_send(*, limit: int = BATCH) -> int:
             .order_by("next_attempt_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))[:limit]
         )
+        templates: dict = {}  # one query per kind of message in the batch
         for notification in due:
-            sent += _send_one(notification, program)
+            sent += _send_one(notification, program, templates)
     return sent
 
 
-def _send_one(notification: Notification, program: BusinessSettings) -> int:
+def _send_one(notification: Notification, program: BusinessSettings, templates: dict) -> int:
     customer = notification.customer
     notification.attempts += 1
     if not customer.consent_messages:
@@ -113,7 +121,7 @@ def _send_one(notification: Notification, program: BusinessSettings) -> int:
         notification.save(update_fields=["status", "error", "attempts"])
         return 0
     language = program.language if program.language in dict(settings.LANGUAGES) else "ru"
-    subject, body = _render(notification, language, program.name)
+    subject, body = _render(notification, language, program.name, templates)
     notification.channel = channel.name
     try:
         channel.send(customer=customer, subject=subject, body=body)

@@ -102,6 +102,10 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
     back from pending − what was released before), so a refund within the delay cancels held
     points instead of letting them be released, and a second run releases nothing. Returns the
     number of customers touched.
+
+    Entries are found through indexed, selective keys only (the pending account as destination,
+    the customer's operations, a refund's origin): the source side of most entries is the one
+    ``issued`` account, so a lookup by source would scan the ledger.
     """
     now, due_before = _at(timezone.now()), _at(due_before)
     tag = day.isoformat()
@@ -121,8 +125,10 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
                    v.balance AS available_balance,
                    (SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_entry e
                     WHERE e.destination_id = p.account_id AND {due})
-                 - (SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_entry e
-                    WHERE e.source_id = p.account_id AND e.kind = %s)
+                 - (SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_operation o
+                    JOIN loyalty_entry e ON e.operation_id = o.id
+                    WHERE o.customer_id = p.customer_id AND o.kind = %s
+                      AND e.source_id = p.account_id)
                  - (SELECT COALESCE(SUM(x.amount), 0) FROM loyalty_entry x
                     JOIN loyalty_operation r ON r.id = x.operation_id
                     WHERE x.source_id = p.account_id AND x.kind = %s AND r.origin_id IN (
@@ -133,7 +139,7 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
             WHERE p.kind = %s AND NOT EXISTS (
                 SELECT 1 FROM loyalty_operation o
                 WHERE o.request_id = {_request_id("release", "p.customer_id")})""",
-              [due_before, EntryKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
+              [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
                AccountKind.AVAILABLE, AccountKind.PENDING, tag])
         _temp(cursor, "bulk_release", """
             SELECT customer_id, pending_id, available_id, available_balance,
@@ -159,5 +165,47 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
             UPDATE loyalty_account SET balance = loyalty_account.balance + t.amount
             FROM bulk_release t WHERE loyalty_account.id = t.available_id""")
         for name in ("bulk_release", "bulk_release_due", "bulk_release_locked"):
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return touched
+
+
+@transaction.atomic(durable=True)
+def points_grant_bulk(*, rows_sql: str, params: list, operation_kind: str, entry_kind: str,
+                      tag: str) -> int:
+    """Credit many customers at once: opening balances of a migrated base, benchmark data.
+
+    ``rows_sql`` is trusted SQL (never built from user input) yielding ``customer_id``, ``amount``
+    (> 0) and ``release_at`` (NULL: spendable; a time: pending until then), one row per customer.
+    Each customer gets one operation with request id ``<operation_kind>:<customer>:<tag>`` and one
+    entry from ``issued``; his account is locked like every other bulk posting. Returns the number
+    of customers credited. Debt is not repaid here: use it for customers without debt.
+    """
+    issued = system_account(AccountKind.ISSUED).pk
+    now = _at(timezone.now())
+    with connection.cursor() as cursor:
+        _temp(cursor, "bulk_grant_rows", rows_sql,
+              [_at(p) if isinstance(p, datetime) else p for p in params])
+        _temp(cursor, "bulk_grant", f"""
+            SELECT a.id AS account_id, a.customer_id AS customer_id, r.amount AS amount,
+                   r.release_at AS release_at
+            FROM loyalty_account a JOIN bulk_grant_rows r ON r.customer_id = a.customer_id
+            WHERE r.amount > 0 AND a.kind = (CASE WHEN r.release_at IS NULL THEN %s ELSE %s END)
+            {_lock_clause()}""", [AccountKind.AVAILABLE, AccountKind.PENDING])
+        cursor.execute(f"""
+            INSERT INTO loyalty_operation ({_OPERATION_COLUMNS})
+            SELECT %s, 'NORMAL', %s, t.customer_id, NULL, NULL, '', '', 0, 0, 0, 0, 0, t.amount,
+                   0, 0, NULL, '', {_request_id(operation_kind, "t.customer_id")}, NULL, ''
+            FROM bulk_grant t""", [operation_kind, now, tag])
+        touched = cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO loyalty_entry ({_ENTRY_COLUMNS})
+            SELECT o.id, %s, %s, t.account_id, t.amount, %s, t.release_at, NULL
+            FROM bulk_grant t
+            JOIN loyalty_operation o ON o.request_id = {_request_id(operation_kind, "t.customer_id")}
+            """, [entry_kind, issued, now, tag])
+        cursor.execute("""
+            UPDATE loyalty_account SET balance = loyalty_account.balance + t.amount
+            FROM bulk_grant t WHERE loyalty_account.id = t.account_id""")
+        for name in ("bulk_grant", "bulk_grant_rows"):
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
     return touched

@@ -248,3 +248,34 @@ def test_expiry_posts_keep_the_ledger_balanced_with_many_customers(tiers, branch
     assert job_run(job="expiry", as_of=date(2026, 2, 5)) == 5
     assert all(customer_balances(customer=c)["available"] == 0 for c in customers)
     assert ledger_verify().ok
+
+
+def test_bulk_grant_credits_spendable_and_pending_points_and_keeps_the_ledger(db):
+    from loyalty.services.bulk import points_grant_bulk
+
+    a, b = customer_create(), customer_create()
+    due = datetime(2026, 4, 2, 12, tzinfo=MSK)
+    n = points_grant_bulk(
+        rows_sql="SELECT %s AS customer_id, 120.50 AS amount, NULL AS release_at "
+                 "UNION ALL SELECT %s, 30, %s",
+        params=[a.pk, b.pk, due], operation_kind=OperationKind.OPENING,
+        entry_kind=EntryKind.OPENING, tag="t1")
+    assert n == 2
+    assert customer_balances(customer=a)["available"] == D("120.50")
+    assert customer_balances(customer=b)["pending"] == D("30.00")
+    assert job_run(job="deferred", as_of=date(2026, 4, 3)) == 1
+    assert customer_balances(customer=b)["available"] == D("30.00")
+    assert ledger_verify().ok
+
+
+def test_winback_missed_days_are_caught_up(tiers, branch):
+    campaign_set(winback_points=D(150), winback_after_days=60)
+    early, late = customer_create(), customer_create()
+    with freeze_time("2026-03-01 09:00"):
+        purchase_create(customer=early, branch=branch, total=100)
+    with freeze_time("2026-03-02 09:00"):
+        purchase_create(customer=late, branch=branch, total=100)
+    assert job_run(job="winback", as_of=date(2026, 4, 28)) == 0
+    # down on 29 April to 1 May: the run of 2 May covers 30 April (early) and 1 May (late)
+    assert job_run(job="winback", as_of=date(2026, 5, 2)) == 2
+    assert job_run(job="winback", as_of=date(2026, 5, 2)) == 0

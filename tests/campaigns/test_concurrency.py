@@ -1,0 +1,87 @@
+"""Races on real PostgreSQL: a certificate presented at two tills, a nightly job during a sale."""
+
+import threading
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection, transaction
+
+from campaigns.models import Certificate, CertificateStatus
+from campaigns.services.jobs import job_run
+from loyalty.exceptions import LoyaltyError
+from loyalty.ledger_check import ledger_verify
+from loyalty.locks import customer_accounts_lock
+from loyalty.models import Customer
+from loyalty.selectors import customer_balances
+from loyalty.services import points_adjust, purchase_create
+from tests.campaigns.factories import certificate_make
+from tests.factories import customer_create, program_set
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def in_thread(target, results):
+    def run():
+        try:
+            results.append(target())
+        except LoyaltyError as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+    return threading.Thread(target=run)
+
+
+def test_a_certificate_presented_at_two_tills_at_once_pays_once(tiers, branch):
+    customer = customer_create()
+    certificate = certificate_make(points=100, customer=customer)
+    results, barrier = [], threading.Barrier(2)
+
+    def sell():
+        barrier.wait()
+        return purchase_create(customer=customer, branch=branch, total=1000,
+                               certificate_code=certificate.code)
+
+    threads = [in_thread(sell, results) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for r in results if isinstance(r, LoyaltyError)) == 1
+    assert Certificate.objects.get(pk=certificate.pk).status == CertificateStatus.USED
+    assert ledger_verify().ok
+
+
+def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branch):
+    # given a customer whose points expire today and a till that has just locked his accounts
+    program_set(expiry_months_after_last_purchase=12)
+    customer = customer_create()
+    points_adjust(customer=customer, amount=500, reason="opening")
+    Customer.objects.filter(pk=customer.pk).update(last_purchase_at="2025-01-01T12:00:00+03:00")
+    locked, release = threading.Event(), threading.Event()
+    results = []
+
+    def till():
+        with transaction.atomic():
+            customer_accounts_lock(customer_ids=[customer.pk])
+            locked.set()
+            release.wait(5)
+        return "till done"
+
+    def job():
+        locked.wait(5)
+        return job_run(job="expiry", as_of=date(2026, 6, 1))
+
+    threads = [in_thread(till, results), in_thread(job, results)]
+    for t in threads:
+        t.start()
+    locked.wait(5)
+    threads[1].join(0.5)
+    # then the job is still waiting for the lock
+    assert threads[1].is_alive()
+    release.set()
+    for t in threads:
+        t.join()
+    assert results == ["till done", 1]
+    assert customer_balances(customer=customer)["available"] == D("0.00")
+    assert ledger_verify().ok
