@@ -25,4 +25,4 @@ def test_purchase_query_count_does_not_grow_with_history(tiers, branch):
         purchase_create(customer=customer, branch=branch, total=100 + i)
     later = count_purchase(customer, branch, total=100, points=5, request_id="q-2")
     assert first == later
-    assert later <= 12, connection.queries[-later:]
+    assert later <= 9  # savepoint, lock, request id, operation, entries, balance, customer, release
