@@ -28,6 +28,7 @@ from .models import (
     Tag,
     Tier,
 )
+from .money import money
 from .phones import format_phone, try_normalize_phone
 from .services import points_adjust
 
@@ -155,11 +156,15 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("phone"), ordering="phone")
     def phone_display(self, obj):
-        return format_phone(obj.phone)
+        return format_phone(obj.phone).replace(" ", "\u00a0")  # one line, as people read it
 
     @admin.display(description=_("balance"), ordering="_balance")
     def balance(self, obj):
-        return getattr(obj, "_balance", None)
+        value = getattr(obj, "_balance", None)
+        if value is None and obj.pk:
+            value = obj.accounts.get(kind=AccountKind.AVAILABLE).balance
+        # SQLite hands a subquery's decimal back as a float-ish Decimal: show it as money.
+        return money(value) if value is not None else None
 
     def get_search_results(self, request, queryset, search_term):
         """Any spelling of a phone number finds its customer, as at the till."""
