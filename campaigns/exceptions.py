@@ -18,6 +18,10 @@ class CertificateNotActive(LoyaltyError):
     default_message = _("This certificate cannot be used: it is %(status)s.")
 
 
+# The status word shown in CertificateNotActive for a certificate whose first day is still ahead.
+NOT_VALID_YET = _("not valid yet")
+
+
 class CertificateNotYours(LoyaltyError):
     """The certificate belongs to another customer."""
 

@@ -11,9 +11,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from campaigns.exceptions import (
+    NOT_VALID_YET,
     CertificateNotActive,
     CertificateNotFound,
     CertificateNotYours,
@@ -46,7 +46,7 @@ def certificate_check(*, code: str, customer: Customer | None, lock: bool) -> Ce
     today = timezone.localdate()
     status = certificate_status_now(certificate, today=today)
     if status == CertificateStatus.ACTIVE and certificate.valid_from > today:
-        status = str(_("not valid yet"))
+        status = str(NOT_VALID_YET)
     if status != CertificateStatus.ACTIVE:
         raise CertificateNotActive(status=_status_label(status))
     if certificate.customer_id is not None and (

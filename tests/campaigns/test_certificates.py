@@ -164,3 +164,16 @@ def test_owner_sees_issued_used_expired_and_revenue_by_certificates(tiers, branc
     assert stats.revenue == D("1000.00")
     purchase_refund(operation_id=receipt.operation_id, amount=400)
     assert certificate_stats().revenue == D("600.00")
+
+
+def test_refusals_speak_russian_in_the_russian_interface(tiers, branch):
+    from django.utils import translation
+
+    customer = customer_create()
+    certificate = certificate_make(points=100, customer=customer)
+    purchase_create(customer=customer, branch=branch, total=1000, certificate_code=certificate.code)
+    with translation.override("ru"), pytest.raises(CertificateNotActive) as refused:
+        purchase_create(customer=customer, branch=branch, total=1000,
+                        certificate_code=certificate.code)
+    with translation.override("ru"):
+        assert str(refused.value) == "Этот сертификат нельзя использовать: он использован."
