@@ -48,6 +48,12 @@ def certificate_stats(*, since: date | None = None) -> CertificateStats:
     )
 
 
+def certificate_find(*, code: str) -> Certificate | None:
+    """The certificate with this code (any case), with its owner: for the till's and the Partner
+    API's customer search (a code found here is ``type: CERTIFICATE``)."""
+    return Certificate.objects.select_related("customer").filter(code=code.strip().upper()).first()
+
+
 def broadcast_segment(*, broadcast: Broadcast) -> QuerySet:
     """Customers a broadcast goes to: its filters, and only those who agreed to messages."""
     qs = Customer.objects.filter(consent_messages=True, is_blocked=False)

@@ -84,25 +84,29 @@ def _render(notification: Notification, language: str, business: str,
     return subject, body
 
 
-def notifications_send(*, limit: int = BATCH) -> int:
-    """Send up to ``limit`` due messages; returns how many were sent.
+def notifications_send(*, limit: int = BATCH, batches: int = 20) -> int:
+    """Send due messages, ``limit`` per transaction, up to ``batches`` transactions; returns how
+    many were sent.
 
     Each row is claimed under ``SELECT ... FOR UPDATE SKIP LOCKED`` so that two workers never send
     the same message; a failure is retried later with a growing delay, up to ``MAX_ATTEMPTS``.
     """
     program = BusinessSettings.load()
     sent = 0
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            Notification.objects.select_related("customer", "certificate", "broadcast")
-            .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "pk")
-            .select_for_update(skip_locked=True, of=("self",))[:limit]
-        )
-        templates: dict = {}  # one query per kind of message in the batch
-        for notification in due:
-            sent += _send_one(notification, program, templates)
+    templates: dict = {}  # one query per kind of message
+    for _batch in range(batches):
+        now = timezone.now()
+        with transaction.atomic():
+            due = list(
+                Notification.objects.select_related("customer", "certificate", "broadcast")
+                .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+                .order_by("next_attempt_at", "pk")
+                .select_for_update(skip_locked=True, of=("self",))[:limit]
+            )
+            for notification in due:
+                sent += _send_one(notification, program, templates)
+        if len(due) < limit:
+            break
     return sent
 
 

@@ -177,3 +177,11 @@ def test_refusals_speak_russian_in_the_russian_interface(tiers, branch):
                         certificate_code=certificate.code)
     with translation.override("ru"):
         assert str(refused.value) == "Этот сертификат нельзя использовать: он использован."
+
+
+def test_a_certificate_code_is_found_in_any_case_for_the_till_search(db):
+    from campaigns.selectors import certificate_find
+
+    certificate = certificate_make(points=100)
+    assert certificate_find(code=f" {certificate.code.lower()} ") == certificate
+    assert certificate_find(code="NOPE") is None

@@ -138,3 +138,11 @@ def test_broadcast_reaches_the_segment_once_and_only_who_agreed():
     broadcast.refresh_from_db()
     assert broadcast.recipients == 1
     assert broadcast_send(broadcast=broadcast) == 0  # sending again queues nobody twice
+
+
+def test_a_large_queue_is_sent_in_batches_by_one_task_run():
+    customers = [customer_create(email=f"c{i}@example.com", consent_messages=True) for i in range(5)]
+    for i, customer in enumerate(customers):
+        notification_queue(customer=customer, kind=MessageKind.REVIEW_THANKS, key=f"k{i}")
+    assert notifications_send(limit=2) == 5
+    assert len(mail.outbox) == 5
