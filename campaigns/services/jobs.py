@@ -19,9 +19,8 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loyalty.models import Account, AccountKind, BusinessSettings, Customer
-from loyalty.program import tiers_reassign
-from loyalty.services.bulk import pending_release_bulk, points_expire_bulk
+from loyalty.models import Account, AccountKind, BusinessSettings, Customer, Tier
+from loyalty.services.bulk import customers_tier_review, pending_release_bulk, points_expire_bulk
 
 from ..models import CampaignSettings, Certificate, CertificateReason, JobRun, MessageKind
 from .certificates import certificates_expire
@@ -216,8 +215,8 @@ def deferred_run(*, as_of: date) -> int:
 
 
 def tiers_run(*, as_of: date) -> int:
-    """Recompute every unpinned customer's tier from his total spent (one UPDATE per tier)."""
-    return tiers_reassign()
+    """Recompute every unpinned customer's tier from his total spent (one UPDATE)."""
+    return customers_tier_review(tiers=list(Tier.objects.all()))
 
 
 JOBS: dict[str, Callable[..., int]] = {

@@ -62,6 +62,14 @@ def _at(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _drop_done(cursor, table: str, prefix: str, tag: str) -> None:
+    """Remove from ``table`` the customers that already have today's operation of ``prefix``."""
+    cursor.execute(f"""
+        DELETE FROM {table} WHERE EXISTS (
+            SELECT 1 FROM loyalty_operation o
+            WHERE o.request_id = {_request_id(prefix, f"{table}.customer_id")})""", [tag])
+
+
 def _request_id(prefix: str, column: str) -> str:
     return f"('{prefix}:' || CAST({column} AS VARCHAR(20)) || ':' || %s)"
 
@@ -83,9 +91,10 @@ def points_expire_bulk(*, inactive_before: datetime, day: date) -> int:
             FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id
             WHERE a.kind = %s AND a.balance > 0
               AND COALESCE(c.last_purchase_at, c.joined_at, c.created_at) < %s
-              AND NOT EXISTS (SELECT 1 FROM loyalty_operation o
-                              WHERE o.request_id = {_request_id("expiry", "a.customer_id")})
-            {_lock_clause()}""", [AccountKind.AVAILABLE, inactive_before, tag])
+            {_lock_clause()}""", [AccountKind.AVAILABLE, inactive_before])
+        # Who already expired today (points credited since) waits for tomorrow: checked on the
+        # small locked set by the unique index, not as an anti-join over every operation.
+        _drop_done(cursor, "bulk_expiring", "expiry", tag)
         cursor.execute(f"""
             INSERT INTO loyalty_operation ({_OPERATION_COLUMNS})
             SELECT %s, 'NORMAL', %s, t.customer_id, NULL, NULL, '', '', 0, 0, 0, t.amount, 0, 0,
@@ -151,15 +160,14 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
                         WHERE e.destination_id = p.account_id AND {due})) AS due
             FROM bulk_release_locked p
             JOIN bulk_release_locked v ON v.customer_id = p.customer_id AND v.kind = %s
-            WHERE p.kind = %s AND NOT EXISTS (
-                SELECT 1 FROM loyalty_operation o
-                WHERE o.request_id = {_request_id("release", "p.customer_id")})""",
+            WHERE p.kind = %s""",
               [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
-               AccountKind.AVAILABLE, AccountKind.PENDING, tag])
+               AccountKind.AVAILABLE, AccountKind.PENDING])
         _temp(cursor, "bulk_release", """
             SELECT customer_id, pending_id, available_id, available_balance,
                    CASE WHEN due < pending_balance THEN due ELSE pending_balance END AS amount
             FROM bulk_release_due WHERE due > 0""", [])
+        _drop_done(cursor, "bulk_release", "release", tag)
         cursor.execute(f"""
             INSERT INTO loyalty_operation ({_OPERATION_COLUMNS})
             SELECT %s, 'NORMAL', %s, t.customer_id, NULL, NULL, '', '', 0, 0, 0, 0, 0, t.amount,
@@ -225,3 +233,20 @@ def points_grant_bulk(*, rows_sql: str, params: list, operation_kind: str, entry
         for name in ("bulk_grant", "bulk_grant_rows"):
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
     return touched
+
+
+def customers_tier_review(*, tiers: list) -> int:
+    """Give every customer whose tier is not pinned the tier his total spent earns, in one UPDATE
+    (one pass over the customers). ``tiers``: every tier. Returns the customers moved."""
+    from django.db.models import Case, Value, When
+
+    from ..models import Customer
+
+    ordered = sorted(tiers, key=lambda t: t.min_total_spent, reverse=True)
+    if not ordered:
+        return 0
+    earned = Case(*[When(total_spent__gte=t.min_total_spent, then=Value(t.pk)) for t in ordered],
+                  default=Value(None))
+    with transaction.atomic():
+        return (Customer.objects.filter(tier_pinned=False).exclude(tier_id=earned)
+                .update(tier_id=earned))

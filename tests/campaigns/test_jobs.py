@@ -279,3 +279,11 @@ def test_winback_missed_days_are_caught_up(tiers, branch):
     # down on 29 April to 1 May: the run of 2 May covers 30 April (early) and 1 May (late)
     assert job_run(job="winback", as_of=date(2026, 5, 2)) == 2
     assert job_run(job="winback", as_of=date(2026, 5, 2)) == 0
+
+
+def test_nightly_tier_review_leaves_a_tier_set_by_hand(tiers):
+    customer = customer_create()
+    Customer.objects.filter(pk=customer.pk).update(total_spent=D(60000), tier=tiers[0],
+                                                   tier_pinned=True)
+    assert job_run(job="tiers", as_of=date(2026, 4, 1)) == 0
+    assert Customer.objects.get(pk=customer.pk).tier == tiers[0]
