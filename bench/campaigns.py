@@ -5,7 +5,7 @@
 
 Creates (or reuses, with --reuse) a base of N customers with COPY-free set-based SQL
 (INSERT ... SELECT generate_series): their four accounts each, spendable balances for 30% and
-pending cashback for 5% through ``loyalty.services.bulk.points_grant_bulk`` (so every balance equals
+pending cashback for 5% through ``loyalty.services.postings.points_grant_bulk`` (so every balance equals
 the sum of its entries), birthdays over the year, last purchases over two years. Then runs each job
 of ``runcampaigns`` for one date, twice (the second run must touch nobody), and prints per job the
 customers touched, seconds and peak memory: the Python heap peak (tracemalloc) and the process's
@@ -45,7 +45,7 @@ def sql(statement: str, params=None) -> None:
 def generate(n: int) -> None:
     from campaigns.models import CampaignSettings
     from loyalty.models import BusinessSettings, EntryKind, OperationKind, Tier
-    from loyalty.services.bulk import points_grant_bulk
+    from loyalty.services.postings import points_grant_bulk
 
     sql("TRUNCATE loyalty_entry, loyalty_operation, loyalty_account, loyalty_customer_tags, "
         "campaigns_notification, campaigns_reviewmark, campaigns_certificate, campaigns_jobrun, "

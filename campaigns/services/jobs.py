@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.models import Account, AccountKind, BusinessSettings, Customer, Tier
-from loyalty.services.bulk import customers_tier_review, pending_release_bulk, points_expire_bulk
+from loyalty.services.postings import customers_tier_review, pending_release_bulk, points_expire_bulk
 
 from ..models import CampaignSettings, Certificate, CertificateReason, JobRun, MessageKind
 from .certificates import certificates_expire

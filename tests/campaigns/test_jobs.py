@@ -251,7 +251,7 @@ def test_expiry_posts_keep_the_ledger_balanced_with_many_customers(tiers, branch
 
 
 def test_bulk_grant_credits_spendable_and_pending_points_and_keeps_the_ledger(db):
-    from loyalty.services.bulk import points_grant_bulk
+    from loyalty.services.postings import points_grant_bulk
 
     a, b = customer_create(), customer_create()
     due = datetime(2026, 4, 2, 12, tzinfo=MSK)
