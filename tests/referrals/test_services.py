@@ -4,9 +4,9 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
+from loyalty.exceptions import ProgramFileError
 from loyalty.models import Customer
 from loyalty.program import program_dump, program_load
-from loyalty.exceptions import ProgramFileError
 from loyalty.services import purchase_create
 from referrals.exceptions import (
     AlreadyCustomer,
