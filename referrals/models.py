@@ -234,3 +234,12 @@ class ReferralReward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} → {self.customer_id} (L{self.level})"
+
+
+class ReferralMember(Customer):
+    """A customer seen from the referral program (the owner's admin page of his invitations)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("customer's invitations")
+        verbose_name_plural = _("customers' invitations")
