@@ -25,10 +25,9 @@ from .models import (
     ReferralLevel,
     ReferralMember,
     ReferralProgram,
-    ReferralReward,
     TierInvites,
 )
-from .selectors import customer_referrals, referral_list, referral_tree_stats
+from .selectors import customer_referrals, referral_list, referral_tree_stats, reward_entries
 from .services import inviter_resolve, referral_code_get, referral_inviter_set
 
 
@@ -180,8 +179,8 @@ class ReferralMemberAdmin(admin.ModelAdmin):
             "code": summary.code or referral_code_get(customer=customer),
             "invitees": referral_list(inviter=customer),
             "form": form if can_change and not summary.inviter_fixed else None,
-            "rewards": ReferralReward.objects.filter(customer=customer)
-            .select_related("buyer", "operation")[:50],
+            "rewards": reward_entries().filter(destination__customer=customer)
+            .select_related("operation__customer").order_by("-pk")[:50],
         })
 
 
@@ -205,22 +204,3 @@ class ReferralAdmin(admin.ModelAdmin):
     @admin.display(description=_("friend bought"), boolean=True)
     def friend_bought(self, obj):
         return obj.customer.purchase_count > 0
-
-
-@admin.register(ReferralReward)
-class ReferralRewardAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "customer", "level", "buyer", "base", "percent", "bonus",
-                    "amount", "operation"]
-    list_filter = ["level"]
-    list_select_related = ["customer", "buyer", "operation"]
-    raw_id_fields = ["operation", "customer", "buyer"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -48,11 +48,13 @@ class AlreadyInvited(ReferralError):
 
 
 class InviterFixed(ReferralError):
-    """The friend has made a purchase: his inviter has been paid and can no longer change."""
+    """The friend (or someone he invited) has made a purchase: rewards were paid along the link."""
 
     code = "inviterFixed"
     status = 409
-    default_message = _("The inviter cannot be changed after the friend's first purchase.")
+    default_message = _(
+        "The inviter cannot be changed: the customer or someone he invited has already bought."
+    )
 
 
 class ReferralTreeChanged(ReferralError):

@@ -15,9 +15,11 @@ friend's first purchase; ``ReferralLevel`` rows hold the percent of each friend'
 each level (level 1 = the inviter); ``TierInvites`` optionally lets a tier be reached by a number of
 effective invites (friends who bought).
 
-**Rewards.** Points move only through the ledger (``EntryKind.REFERRAL`` entries of the sale).
-``ReferralReward`` records, for the statistics, which ancestor got how much of which sale on which
-level; a refund's reversal entries are found through the ledger (``Entry.reverses``).
+**Rewards.** Points move only through the ledger: a sale's ``EntryKind.REFERRAL`` entries (and the
+``debt_settlement`` ones when a reward first repays an ancestor's debt) are the record. An entry's
+level is the closure row's depth between the sale's buyer and the entry's customer: a link is
+fixed as soon as anyone at or below it has bought, so that depth never changes once paid. Refunds'
+reversal entries point at what they reverse (``Entry.reverses``).
 """
 
 import secrets
@@ -26,7 +28,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import MONEY, PERCENT, Customer, Operation, Tier
+from loyalty.models import MONEY, PERCENT, Customer, Tier
 from loyalty.money import ZERO
 
 # No 0/O, 1/I/L: codes are read aloud at the till and typed from paper.
@@ -171,8 +173,11 @@ class Referral(models.Model):
 class ReferralAncestor(models.Model):
     """Closure table: ``ancestor`` is ``depth`` generations above ``descendant`` (see above)."""
 
-    descendant = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    ancestor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes: the two composite ones below lead with these columns.
+    descendant = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+",
+                                   db_index=False)
+    ancestor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
     depth = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -195,45 +200,6 @@ class ReferralAncestor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.descendant_id} → {self.ancestor_id} ({self.depth})"
-
-
-class ReferralReward(models.Model):
-    """What one sale paid one ancestor: the level's percent of the base, plus the first-purchase
-    bonus for the inviter. Written with the sale's ledger entries; the points are in the ledger.
-    """
-
-    operation = models.ForeignKey(
-        Operation, on_delete=models.PROTECT, related_name="referral_rewards",
-        verbose_name=_("sale"),
-    )
-    buyer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("friend")
-    )
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="referral_rewards",
-        verbose_name=_("rewarded"),
-    )
-    level = models.PositiveSmallIntegerField(_("level"))
-    percent = models.DecimalField(_("reward, %"), **PERCENT)
-    base = models.DecimalField(_("purchase base"), **MONEY)
-    bonus = models.DecimalField(_("first-purchase bonus"), default=ZERO, **MONEY)
-    amount = models.DecimalField(_("points"), **MONEY)
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("referral reward")
-        verbose_name_plural = _("referral rewards")
-        ordering = ["-created_at", "level"]
-        constraints = [
-            models.UniqueConstraint(fields=["operation", "customer"],
-                                    name="referral_reward_once_per_sale"),
-            models.CheckConstraint(condition=Q(level__gte=1), name="referral_reward_level_gte_1"),
-            models.CheckConstraint(condition=Q(amount__gt=0, bonus__gte=0, base__gte=0),
-                                   name="referral_reward_amounts"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.amount} → {self.customer_id} (L{self.level})"
 
 
 class ReferralMember(Customer):

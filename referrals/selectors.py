@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from loyalty.models import Customer, Entry, EntryKind, Operation, OperationKind
 from loyalty.money import ZERO
 
-from .models import Referral, ReferralAncestor, ReferralCode, ReferralReward
+from .models import Referral, ReferralAncestor, ReferralCode
 
 
 def _period(qs: QuerySet, field_name: str, since: datetime | None, until: datetime | None):
@@ -55,48 +55,75 @@ def referral_revenue(*, since: datetime | None = None, until: datetime | None = 
     return (row["total"] or ZERO) - (row["refunded"] or ZERO)
 
 
+REWARD_KINDS = [EntryKind.REFERRAL, EntryKind.DEBT_SETTLEMENT]  # a reward may first repay debt
+REVERSAL_KINDS = [EntryKind.REWARD_REVERSAL, EntryKind.DEBT]
+
+
+def _level(prefix: str = "") -> Subquery:
+    """The closure depth between the sale's buyer and the entry's customer: the reward's level
+    (NULL for a credit to someone who is not the buyer's ancestor)."""
+    return Subquery(
+        ReferralAncestor.objects.filter(
+            descendant_id=OuterRef(f"{prefix}operation__customer_id"),
+            ancestor_id=OuterRef(f"{prefix}destination__customer_id"),
+        ).values("depth")[:1]
+    )
+
+
+def reward_entries(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet:
+    """Ledger entries that paid referral rewards in sales of the period, each with its ``level``."""
+    return _period(
+        Entry.objects.filter(operation__kind=OperationKind.PURCHASE, kind__in=REWARD_KINDS),
+        "operation__created_at", since, until,
+    ).annotate(level=_level()).filter(level__isnull=False)
+
+
+def reward_reversals(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet:
+    """Entries of refunds that took back rewards of sales made in the period, with ``level``."""
+    return _period(
+        Entry.objects.filter(kind__in=REVERSAL_KINDS, reverses__kind__in=REWARD_KINDS,
+                             reverses__operation__kind=OperationKind.PURCHASE),
+        "reverses__operation__created_at", since, until,
+    ).annotate(level=_level("reverses__")).filter(level__isnull=False)
+
+
+def sale_referral_rewards(*, operation_id: int) -> list[tuple[int, int, Decimal]]:
+    """(customer id, level, points) a sale paid up its chain, nearest level first."""
+    rows = (reward_entries().filter(operation_id=operation_id).order_by()
+            .values("level", "destination__customer_id").annotate(s=Sum("amount"))
+            .order_by("level"))
+    return [(r["destination__customer_id"], r["level"], _cents(r["s"])) for r in rows]
+
+
+def _cents(value) -> Decimal:
+    # SQLite sums decimals as floats; PostgreSQL's numeric sums are exact anyway.
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
 @dataclass(frozen=True)
 class LevelRewards:
     level: int
-    rewards: int  # how many rewards (one per sale per ancestor)
+    sales: int  # sales that paid this level
     paid: Decimal  # points credited, first-purchase bonuses included
-    bonuses: Decimal  # of which first-purchase bonuses
     reversed: Decimal  # taken back by refunds
     net: Decimal
 
 
 def referral_rewards_by_level(*, since: datetime | None = None, until: datetime | None = None
                               ) -> list[LevelRewards]:
-    """Rewards of sales made in the period, per level, with what refunds took back (exact: read
-    from the reversal entries of the ledger)."""
-    rewards = _period(ReferralReward.objects.all(), "created_at", since, until)
-    by_level = {
-        row["level"]: row for row in rewards.order_by().values("level").annotate(
-            n=Count("pk"), paid=Sum("amount"), bonuses=Sum("bonus"))
+    """Rewards of sales made in the period, per level, with what refunds took back of them (read
+    from the ledger: exact to the cent)."""
+    paid = {
+        r["level"]: r for r in reward_entries(since=since, until=until).order_by()
+        .values("level").annotate(s=Sum("amount"), n=Count("operation_id", distinct=True))
     }
-    level_of = {(op, customer): level for op, customer, level in
-                rewards.values_list("operation_id", "customer_id", "level")}
-    reversed_by_level: Counter = Counter()
-    reversals = (
-        Entry.objects.filter(reverses__operation_id__in=rewards.values("operation_id"),
-                             kind__in=[EntryKind.REWARD_REVERSAL, EntryKind.DEBT])
-        .order_by().values_list("reverses__operation_id", "reverses__destination__customer_id")
-        .annotate(s=Sum("amount"))
-    )
-    for op, customer, amount in reversals:
-        level = level_of.get((op, customer))
-        if level is not None:
-            reversed_by_level[level] += amount
+    back = dict(reward_reversals(since=since, until=until).order_by().values("level")
+                .annotate(s=Sum("amount")).values_list("level", "s"))
     result = []
-    for level in sorted(by_level):
-        row = by_level[level]
-        back = Decimal(reversed_by_level[level]).quantize(Decimal("0.01"))
-        paid = Decimal(row["paid"]).quantize(Decimal("0.01"))
-        result.append(LevelRewards(
-            level=level, rewards=row["n"], paid=paid,
-            bonuses=Decimal(row["bonuses"]).quantize(Decimal("0.01")), reversed=back,
-            net=paid - back,
-        ))
+    for level in sorted(paid):
+        credited, taken = _cents(paid[level]["s"]), _cents(back.get(level))
+        result.append(LevelRewards(level=level, sales=paid[level]["n"], paid=credited,
+                                   reversed=taken, net=credited - taken))
     return result
 
 
@@ -119,12 +146,9 @@ def customer_referrals(*, customer: Customer) -> CustomerReferrals:
         .annotate(n=Count("pk")).values_list("depth", "n")
     )
     effective = Referral.objects.filter(inviter=customer, customer__purchase_count__gt=0).count()
-    paid = ReferralReward.objects.filter(customer=customer).aggregate(s=Sum("amount"))["s"] or ZERO
-    back = Entry.objects.filter(
-        reverses__operation__referral_rewards__customer=customer,
-        reverses__destination__customer=customer,
-        kind__in=[EntryKind.REWARD_REVERSAL, EntryKind.DEBT],
-    ).aggregate(s=Sum("amount"))["s"] or ZERO
+    paid = reward_entries().filter(destination__customer=customer).aggregate(s=Sum("amount"))["s"]
+    back = reward_reversals().filter(reverses__destination__customer=customer).aggregate(
+        s=Sum("amount"))["s"]
     return CustomerReferrals(
         inviter=link.inviter if link else None,
         code=ReferralCode.objects.filter(customer=customer).values_list("code", flat=True).first(),
@@ -132,7 +156,7 @@ def customer_referrals(*, customer: Customer) -> CustomerReferrals:
         effective_invites=effective,
         generations=max(per_level, default=0),
         inviter_fixed=customer.purchase_count > 0,
-        rewards_net=Decimal(paid - back).quantize(Decimal("0.01")),
+        rewards_net=_cents(paid) - _cents(back),
     )
 
 

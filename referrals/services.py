@@ -162,11 +162,17 @@ def referral_link(*, customer: Customer, inviter: str, channel: str = "") -> Ref
 def referral_inviter_set(*, customer: Customer, inviter: Customer | None) -> Referral | None:
     """The owner's correction: set, change or remove (``None``) the customer's inviter.
 
-    Allowed until the customer's first purchase (``InviterFixed`` after it); the customer's own
-    invitees move with him. Raises ``SelfInvite`` and ``InviteCycle`` as ``referral_link`` does.
+    Allowed until the customer's first purchase; changing or removing a link is also refused once
+    anyone he invited (at any depth) has bought, because rewards were paid along it and their
+    levels are read from the tree (``InviterFixed``). His invitees move with him. Raises
+    ``SelfInvite`` and ``InviteCycle`` as ``referral_link`` does.
     """
     _tree_lock()
-    friend = customer_accounts_lock(customer_ids=[customer.pk])[customer.pk].customer
+    members = [d for d, _depth in _subtree(customer.pk)]
+    # Lock the subtree's accounts: a sale in it (which locks its buyer's) either commits before
+    # (we see its purchase_count) or reads the tree again after us (see referrals.extension).
+    locked = customer_accounts_lock(customer_ids=members)
+    friend = locked[customer.pk].customer
     if friend.purchase_count > 0:
         raise InviterFixed()
     current = Referral.objects.filter(customer=friend).first()
@@ -175,6 +181,8 @@ def referral_inviter_set(*, customer: Customer, inviter: Customer | None) -> Ref
         if current is not None and current.inviter_id == inviter.pk:
             return current
     if current is not None:
+        if any(accounts.customer.purchase_count > 0 for accounts in locked.values()):
+            raise InviterFixed()
         _ungraft(friend_id=friend.pk)
         current.delete()
     if inviter is None:

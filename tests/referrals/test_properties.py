@@ -13,7 +13,7 @@ from loyalty.ledger_check import ledger_verify
 from loyalty.models import Entry, EntryKind
 from loyalty.money import ZERO, percent_of
 from loyalty.services import points_adjust, purchase_calculate, purchase_create
-from referrals.models import ReferralReward
+from referrals.selectors import reward_entries
 from referrals.services import referral_program_set
 
 from .conftest import invited
@@ -66,12 +66,12 @@ def test_rewards_are_the_configured_percentages_of_every_base_to_the_cent(tiers,
             expected += percent_of(base, levels[level - 1])
             ancestor, level = parents[ancestor], level + 1
         bought.add(who)
-    # then the ledger's referral entries (and the reward records) add up to exactly that
+    # then the ledger's credits to others (and those the selectors attribute to a level) add up
+    # to exactly that
     paid = sum((e.amount for e in Entry.objects.filter(
         operation_id__in=operations, kind__in=[EntryKind.REFERRAL, EntryKind.DEBT_SETTLEMENT],
         destination__customer__isnull=False,
     ).exclude(destination__customer_id=F("operation__customer_id"))), ZERO)
-    recorded = sum((r.amount for r in ReferralReward.objects.filter(operation_id__in=operations)),
-                   ZERO)
+    recorded = sum((e.amount for e in reward_entries().filter(operation_id__in=operations)), ZERO)
     assert paid == recorded == expected
     assert ledger_verify().ok

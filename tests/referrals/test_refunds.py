@@ -6,7 +6,7 @@ from loyalty.ledger_check import ledger_verify
 from loyalty.models import EntryKind
 from loyalty.selectors import customer_balances
 from loyalty.services import purchase_create, purchase_refund
-from referrals.models import ReferralReward
+from referrals.selectors import sale_referral_rewards
 
 from .conftest import chain
 
@@ -43,8 +43,8 @@ def test_partial_refunds_of_a_chain_sale_add_up_to_the_whole_reward(elita, branc
     # given Elita and a four-generation chain; the youngest buys once
     anna, boris, clara, denis = chain(4)
     sale = purchase_create(customer=denis, branch=branch, total="3333.33", receipt_number="R1")
-    paid = dict(ReferralReward.objects.filter(operation_id=sale.operation_id)
-                .values_list("customer_id", "amount"))
+    paid = {pk: amount for pk, _level, amount in
+            sale_referral_rewards(operation_id=sale.operation_id)}
     assert paid == {clara.pk: D("150.00"), boris.pk: D("33.33"), anna.pk: D("33.33")}
     before = {pk: customer_balances(customer=c)["available"]
               for pk, c in ((anna.pk, anna), (boris.pk, boris), (clara.pk, clara))}

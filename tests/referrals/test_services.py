@@ -132,6 +132,23 @@ def test_inviter_is_fixed_from_the_friends_first_purchase(tiers, branch):
     assert err.value.code == "inviterFixed"
 
 
+def test_a_link_that_rewards_were_paid_along_is_fixed_even_if_its_friend_never_bought(
+    sakura, branch
+):
+    # given Anna ← Boris ← Clara; Boris never bought, Clara did (Boris was paid for it)
+    anna, boris, clara = chain(3)
+    purchase_create(customer=clara, branch=branch, total=100)
+    # when the owner tries to move or cut Boris, then it is refused: the levels of paid rewards
+    # are read from the tree
+    with pytest.raises(InviterFixed):
+        referral_inviter_set(customer=boris, inviter=invited())
+    with pytest.raises(InviterFixed):
+        referral_inviter_set(customer=boris, inviter=None)
+    # but a root whose invitee bought may still be given an inviter (paid levels stay as they are)
+    referral_inviter_set(customer=anna, inviter=invited())
+    assert ancestors(clara)[:2] == [(boris.pk, 1), (anna.pk, 2)]
+
+
 def test_program_settings_round_trip_through_the_program_file(tiers):
     program_load("business: {name: Test}\nreferral: {first_purchase_bonus: 25.5,"
                  " levels_percent: [4, 2.5, 0, 1],"

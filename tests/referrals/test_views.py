@@ -104,4 +104,3 @@ def test_owner_sees_the_trees_statistics(elita, owner_client, branch):
                             {"since": "2000-01-01", "until": "2000-01-31"}).status_code == 200
     assert owner_client.get(reverse("admin:referrals_referralprogram_changelist")).status_code == 200
     assert owner_client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
-    assert owner_client.get(reverse("admin:referrals_referralreward_changelist")).status_code == 200

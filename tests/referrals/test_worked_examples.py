@@ -11,7 +11,7 @@ import pytest
 from loyalty.ledger_check import ledger_verify
 from loyalty.selectors import customer_balances
 from loyalty.services import purchase_create, purchase_refund
-from referrals.models import ReferralReward
+from referrals.selectors import sale_referral_rewards
 from referrals.services import referral_code_get
 
 from .conftest import chain, invited
@@ -24,10 +24,8 @@ def balance(customer):
 
 
 def rewards_of(receipt):
-    return [
-        (r.customer_id, r.level, r.amount)
-        for r in ReferralReward.objects.filter(operation_id=receipt.operation_id).order_by("level")
-    ]
+    """(customer id, level, points) the sale paid up the chain, read back from the ledger."""
+    return sale_referral_rewards(operation_id=receipt.operation_id)
 
 
 def test_sakura_chain_of_four_pays_the_inviter_only_and_a_refund_takes_it_back(sakura, branch):
