@@ -41,6 +41,7 @@ class TierInvitesInline(admin.TabularInline):
     model = TierInvites
     extra = 0
     fields = ["tier", "min_effective_invites"]
+    verbose_name_plural = _("Tiers by invites (saved, not applied yet: tiers follow the total spent)")
 
 
 @admin.register(ReferralProgram)

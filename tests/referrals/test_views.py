@@ -104,3 +104,18 @@ def test_owner_sees_the_trees_statistics(elita, owner_client, branch):
                             {"since": "2000-01-01", "until": "2000-01-31"}).status_code == 200
     assert owner_client.get(reverse("admin:referrals_referralprogram_changelist")).status_code == 200
     assert owner_client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+
+
+def test_refusals_and_the_join_page_speak_russian(sakura, client):
+    from django.utils import translation
+
+    from referrals.exceptions import InviteCycle, SelfInvite
+
+    with translation.override("ru"):
+        assert str(SelfInvite()) == "Клиент не может пригласить сам себя."
+        assert str(InviteCycle().code) == "inviteCycle"
+    anna = invited()
+    Customer.objects.filter(pk=anna.pk).update(name="Анна")
+    url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Анна приглашает вас в Sakura" in page.content.decode()
