@@ -5,7 +5,7 @@ Changing an inviter goes through ``referrals.services.referral_inviter_set`` fro
 admin's own save runs in a transaction, where a durable service cannot own its unit of work).
 """
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -96,7 +96,7 @@ class PeriodForm(forms.Form):
         zone = timezone.get_current_timezone()
         since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
         start = datetime.combine(since, time.min, tzinfo=zone) if since else None
-        end = (datetime.combine(until, time.min, tzinfo=zone) + timezone.timedelta(days=1)
+        end = (datetime.combine(until, time.min, tzinfo=zone) + timedelta(days=1)
                if until else None)
         return start, end
 
