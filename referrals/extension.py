@@ -54,7 +54,7 @@ def _ancestors_sql() -> str:
         LEFT JOIN {level} l ON l.level = a.depth
         LEFT JOIN {program} p ON p.id = 1
         WHERE a.descendant_id = %s
-          AND (a.depth <= (SELECT MAX(level) FROM {level}) OR a.depth = 1)
+          AND a.depth <= COALESCE((SELECT MAX(level) FROM {level}), 1)
           AND (l.percent > 0 OR (a.depth = 1 AND p.first_purchase_bonus > 0))
         ORDER BY a.depth
     """  # noqa: S608 - table names from our models' _meta, no user input in the text
