@@ -1,9 +1,8 @@
 """Purchase throughput with a 5-level referral chain vs without one (issue #6).
 
-Usage (a scratch PostgreSQL database; the script migrates it and adds its own customers):
+Usage (PostgreSQL must answer; the script creates and drops its own database):
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench_referrals \
-        .venv/bin/python bench/referrals.py --sales 200 --rounds 5
+    .venv/bin/python bench/referrals.py [--sales 200] [--rounds 5]
 
 Three kinds of sale, interleaved sale by sale so that load from other processes on the machine
 hits them alike:
@@ -23,8 +22,25 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+parser.add_argument("--sales", type=int, default=200, help="sales per kind per round")
+parser.add_argument("--rounds", type=int, default=5)
+parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+parser.add_argument("--db", default="loyalty_bench_referrals")
+args = parser.parse_args()
+
+import psycopg  # noqa: E402
+
+with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
+    admin.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+    admin.execute(f'CREATE DATABASE "{args.db}"')
+
+os.environ["DATABASE_URL"] = f"{args.server}/{args.db}"
+os.environ["DEBUG"] = "false"  # no query log: it would cost memory and time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 import django  # noqa: E402
 
@@ -43,7 +59,7 @@ from referrals.services import referral_link, referral_program_set  # noqa: E402
 
 
 def phone(n: int) -> str:
-    return f"+7917{int(time.time()) % 1000:03d}{n:04d}"
+    return f"+7917000{n:04d}"
 
 
 def setup():
@@ -88,10 +104,6 @@ def queries_per_sale(kind, customer, branch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sales", type=int, default=200, help="sales per kind per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
     branch, customers = setup()
     for i in range(5):  # warm up: first sales, system accounts, caches
         for kind, customer in customers.items():
@@ -122,4 +134,10 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    finally:
+        connection.close()
+        with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+    sys.exit(code)
