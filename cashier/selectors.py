@@ -85,7 +85,10 @@ def customer_search(*, query: str) -> SearchResult:
             return SearchResult(query=text, customers=[customer], by_code=True)
     phone = try_normalize_phone(text) or ""
     if phone:
-        return SearchResult(query=text, customers=list(base.filter(phone=phone)[:1]), phone=phone)
+        # A whole number: read the customer through his accounts, balances included, so the
+        # panel that opens next needs no second query.
+        customer = _customer_with_balances(Account.objects.filter(customer__phone=phone))
+        return SearchResult(query=text, customers=[customer] if customer else [], phone=phone)
     if len(digits) < MIN_SUFFIX_DIGITS:
         return SearchResult(query=text, too_short=True)
     # The last digits of a number: what a customer says when asked "the end of your phone?".
@@ -99,13 +102,16 @@ def customer_search(*, query: str) -> SearchResult:
 
 
 def till_customer_get(*, customer_id: int) -> Customer | None:
-    """The customer for the till panel with tier and balances, in one query of four rows.
+    """The customer for the till panel with tier and balances, in one query of four rows."""
+    return _customer_with_balances(Account.objects.filter(customer_id=customer_id))
 
-    Reads his accounts joined to him and his tier (every customer owns four accounts, see
-    ``loyalty.models``); the customer carries ``spendable``, ``pending`` and ``debt``, the cached
-    balances, so the panel never touches the ledger's entries.
+
+def _customer_with_balances(accounts: QuerySet) -> Customer | None:
+    """One customer's accounts joined to him and his tier (every customer owns four, see
+    ``loyalty.models``) → the customer carrying ``spendable``, ``pending`` and ``debt``, the cached
+    balances, so the panel never touches the ledger's entries. One query of four rows.
     """
-    accounts = list(Account.objects.select_related("customer__tier").filter(customer_id=customer_id))
+    accounts = list(accounts.select_related("customer__tier"))
     if not accounts:
         return None
     balances = {account.kind: account.balance for account in accounts}

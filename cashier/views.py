@@ -184,7 +184,10 @@ def search(request: HttpRequest) -> HttpResponse:
     result = selectors.customer_search(query=query)
     pick = request.GET.get("pick") or not _is_htmx(request)  # Enter, or a plain form post
     if pick and result.single is not None:
-        return customer_panel(request, _customer_or_404(result.single.pk))
+        customer = result.single
+        if not hasattr(customer, "spendable"):  # found by its last digits: read the balances
+            customer = _customer_or_404(customer.pk)
+        return customer_panel(request, customer)
     return _panel(request, "cashier/_results.html", {
         "result": result, "search_form": form,
         "phone_display": format_phone(result.phone) if result.phone else "",
