@@ -1,17 +1,22 @@
-"""The ledger's only writer: ``entries_post``.
+"""The ledger's only writer: ``entries_post``, and its set-based twins for imports.
 
 Callers hold the locks of every customer account they pass (see ``loyalty.locks``) and run inside a
 transaction; ``entries_post`` writes the entries in one INSERT and each changed customer account's
 new cached balance in one UPDATE per account. System accounts are looked up once per process.
+
+An import of 100,000 customers cannot afford a call per row: ``opening_entries_post_bulk`` and
+``entries_reverse_bulk`` write a whole batch's entries with one INSERT ... SELECT and its balances
+with one UPDATE ... FROM, keeping the same rule (balance = sum of entries) inside one transaction.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
-from ..models import Account, AccountKind, Entry, Operation
+from ..models import Account, AccountKind, Customer, Entry, EntryKind, Operation, OperationKind
 
 _system_account_ids: dict[str, int] = {}
 
@@ -88,4 +93,107 @@ def customer_accounts_create(*, customer_id: int) -> None:
     )
 
 
-__all__ = ["AccountKind", "Move", "customer_accounts_create", "entries_post", "system_account"]
+def customer_accounts_create_bulk(*, import_batch_id: int) -> int:
+    """Open the four accounts of every customer import batch ``import_batch_id`` created, in one
+    INSERT ... SELECT (no lock needed: the caller's transaction created them, nobody sees them)."""
+    from ..models import CUSTOMER_ACCOUNT_KINDS
+
+    t = _tables()
+    kinds = " UNION ALL ".join("SELECT %s AS kind" for _kind in CUSTOMER_ACCOUNT_KINDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {t['account']} (kind, customer_id, balance)"  # noqa: S608 - table names from _meta; values bound
+            f" SELECT k.kind, c.id, 0 FROM {t['customer']} c CROSS JOIN ({kinds}) k"
+            f" WHERE c.import_batch_id = %s",
+            [*CUSTOMER_ACCOUNT_KINDS, import_batch_id],
+        )
+        return cursor.rowcount
+
+
+def _tables() -> dict[str, str]:
+    return {"entry": Entry._meta.db_table, "operation": Operation._meta.db_table,
+            "account": Account._meta.db_table, "customer": Customer._meta.db_table}
+
+
+def _entry_id_floor(cursor) -> int:
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_tables()['entry']}")  # noqa: S608 - table names from _meta; values bound
+    return cursor.fetchone()[0]
+
+
+def _balances_apply(cursor, *, batch_id: int, floor: int) -> None:
+    """Add to each customer account the net of the batch's entries written after ``floor``."""
+    t = _tables()
+    batch_entries = (f"FROM {t['entry']} WHERE id > %s AND operation_id IN "  # noqa: S608 - table names from _meta; values bound
+                     f"(SELECT id FROM {t['operation']} WHERE import_batch_id = %s)")
+    cursor.execute(
+        f"UPDATE {t['account']} SET balance = balance + d.delta FROM ("  # noqa: S608 - table names from _meta; values bound
+        f" SELECT account_id, SUM(delta) AS delta FROM ("
+        f"  SELECT destination_id AS account_id, amount AS delta {batch_entries}"
+        f"  UNION ALL SELECT source_id AS account_id, -amount AS delta {batch_entries}"
+        f" ) moves GROUP BY account_id) d"
+        f" WHERE {t['account']}.id = d.account_id AND {t['account']}.customer_id IS NOT NULL",
+        [floor, batch_id, floor, batch_id],
+    )
+
+
+def opening_entries_post_bulk(*, batch_id: int) -> int:
+    """Set-based ledger write of an import batch's opening balances; returns the entries written.
+
+    For every ``OPENING`` operation of batch ``batch_id`` whose customer this same batch created
+    and that has no entry yet, one entry of ``operation.cashback`` points from ``issued`` to the
+    customer's spendable account; then every such account's cached balance is raised by what it
+    received, in one UPDATE. Precondition: the caller's transaction created those customers, so no
+    other transaction can see their accounts and no lock is needed; balances stay equal to the sum
+    of their entries when the transaction commits.
+    """
+    t = _tables()
+    issued = system_account(AccountKind.ISSUED).pk
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        floor = _entry_id_floor(cursor)
+        cursor.execute(
+            f"INSERT INTO {t['entry']} (operation_id, kind, source_id, destination_id, amount,"  # noqa: S608 - table names from _meta; values bound
+            f" created_at, release_at, reverses_id)"
+            f" SELECT o.id, %s, %s, a.id, o.cashback, %s, NULL, NULL"
+            f" FROM {t['operation']} o"
+            f" JOIN {t['customer']} c ON c.id = o.customer_id AND c.import_batch_id = o.import_batch_id"
+            f" JOIN {t['account']} a ON a.customer_id = o.customer_id AND a.kind = %s"
+            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.cashback > 0"
+            f" AND NOT EXISTS (SELECT 1 FROM {t['entry']} x WHERE x.operation_id = o.id)",
+            [EntryKind.OPENING, issued, timezone.now(), AccountKind.AVAILABLE, batch_id,
+             OperationKind.OPENING],
+        )
+        written = cursor.rowcount
+        _balances_apply(cursor, batch_id=batch_id, floor=floor)
+    return written
+
+
+def entries_reverse_bulk(*, batch_id: int, request_prefix: str) -> int:
+    """Set-based reversal of the entries of batch ``batch_id``'s live opening operations.
+
+    Each entry of an ``OPENING`` operation in state NORMAL gets a reversing entry (same kind and
+    amount, source and destination swapped, ``reverses`` set) under the reversal operation whose
+    request id is ``request_prefix`` + the original operation's id; then cached balances move by
+    the net. The caller created those reversal operations, holds the locks of every account
+    involved and checked that no balance breaks its sign rule (the schema's CHECKs stay the net).
+    """
+    t = _tables()
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        floor = _entry_id_floor(cursor)
+        cursor.execute(
+            f"INSERT INTO {t['entry']} (operation_id, kind, source_id, destination_id, amount,"  # noqa: S608 - table names from _meta; values bound
+            f" created_at, release_at, reverses_id)"
+            f" SELECT r.id, e.kind, e.destination_id, e.source_id, e.amount, %s, NULL, e.id"
+            f" FROM {t['entry']} e JOIN {t['operation']} o ON o.id = e.operation_id"
+            f" JOIN {t['operation']} r ON r.request_id = (%s || CAST(o.id AS VARCHAR(20)))"
+            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.state = 'NORMAL'"
+            f" AND e.reverses_id IS NULL",
+            [timezone.now(), request_prefix, batch_id, OperationKind.OPENING],
+        )
+        written = cursor.rowcount
+        _balances_apply(cursor, batch_id=batch_id, floor=floor)
+    return written
+
+
+__all__ = ["AccountKind", "Move", "customer_accounts_create",
+           "customer_accounts_create_bulk", "entries_post",
+           "entries_reverse_bulk", "opening_entries_post_bulk", "system_account"]
