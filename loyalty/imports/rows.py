@@ -6,8 +6,8 @@ e-mail, gender or tier that cannot be read).
 
 Phone numbers: ``phonenumbers`` costs ~50 µs a number, most of a 100k-row import. Russian mobile
 numbers in their usual spellings (``8 916 …``, ``+7 (916) …``, ``916…``) are recognised by a
-short-cut whose pattern is the subset of phonenumbers' own RU mobile pattern that is valid in full
-(``9[0-24-9]`` + 8 digits); everything else goes through phonenumbers (a test keeps both in step).
+short-cut that uses phonenumbers' own RU mobile pattern (a 10-digit national number matching it is
+valid); everything else goes through phonenumbers (a test keeps both in step).
 """
 
 import re
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+import phonenumbers
 from django.utils.translation import gettext as _
 
 from ..exceptions import InvalidPhone
@@ -23,7 +24,11 @@ from ..phones import normalize_phone
 from .reader import Cell
 
 _NON_DIGITS = re.compile(r"[\s()\-.\u00a0]+")
-_RU_MOBILE = re.compile(r"(?:\+7|7|8)?(9[0-24-9]\d{8})")
+# phonenumbers' own pattern of Russian mobile numbers (so the short-cut follows library updates).
+_RU_MOBILE = re.compile(
+    r"(?:\+7|7|8)?(" + phonenumbers.PhoneMetadata.metadata_for_region("RU").mobile.national_number_pattern
+    + ")"
+)
 _DMY = re.compile(r"(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{4}|\d{2})(?:[ T].*)?")
 _YMD = re.compile(r"(\d{4})[./\-](\d{1,2})[./\-](\d{1,2})(?:[ T].*)?")
 _DMONTHY = re.compile(r"(\d{1,2})\s+([^\W\d_]+)\.?\s+(\d{4})(?:\s*г\.?)?")
@@ -115,63 +120,85 @@ def _text(cell: Cell) -> str:
 def row_read(
     line: int, cells: list[Cell], mapping: dict[int, str], *, tiers: dict[str, int], today: date
 ) -> RowData:
-    """Read the mapped cells of one row; ``tiers`` maps a lower-cased tier name to its id."""
+    """Read the mapped cells of one row; ``tiers`` maps a lower-cased tier name to its id.
+
+    The hot loop of an import (once per row): unmapped fields cost nothing, text cells are
+    stripped once, and translated messages are built only for rows that have a problem.
+    """
+    count = len(cells)
     values: dict[str, Cell] = {}
     for index, key in mapping.items():
-        if index < len(cells) and cells[index] is not None:
-            values[key] = cells[index]
+        if index < count:
+            cell = cells[index]
+            if cell.__class__ is str:
+                cell = cell.strip()
+                if cell:
+                    values[key] = cell
+            elif cell is not None:
+                values[key] = cell
+    get = values.get
     row = RowData(line=line)
 
-    raw_phone = _text(values.get("phone", ""))
-    if not raw_phone:
+    raw_phone = get("phone")
+    if raw_phone is None:
         row.errors.append(_("no phone number"))
     else:
+        raw_phone = _text(raw_phone)
         try:
             row.phone = phone_read(raw_phone)
         except InvalidPhone:
             row.errors.append(_("invalid phone number: %(value)s") % {"value": raw_phone})
 
-    name = _text(values.get("name", ""))
-    if not name:
-        name = " ".join(
-            p for p in (_text(values.get(k, "")) for k in ("first_name", "middle_name", "last_name"))
-            if p
-        )
-    row.name = " ".join(name.split())[:200]
+    name = get("name")
+    if name is None:
+        parts = [get(k) for k in ("first_name", "middle_name", "last_name")]
+        name = " ".join(_text(p) for p in parts if p is not None)
+    else:
+        name = _text(name)
+    row.name = " ".join(name.split())[:200] if name else ""
 
-    if "birthday" in values and _text(values["birthday"]):
-        row.birthday = birthday_read(values["birthday"], today=today)
+    birthday = get("birthday")
+    if birthday is not None:
+        row.birthday = birthday_read(birthday, today=today)
         if row.birthday is None:
             row.warnings.append(_("birthday not understood, left empty: %(value)s")
-                                % {"value": _text(values["birthday"])})
+                                % {"value": _text(birthday)})
 
-    email = _text(values.get("email", "")).lower()
-    if email:
+    email = get("email")
+    if email is not None:
+        email = _text(email).lower()
         if _EMAIL.fullmatch(email) and len(email) <= 254:
             row.email = email
         else:
             row.warnings.append(_("invalid e-mail, left empty: %(value)s") % {"value": email})
 
-    gender = _text(values.get("gender", ""))
-    if gender:
+    gender = get("gender")
+    if gender is not None:
+        gender = _text(gender)
         row.gender = GENDERS.get(gender.lower().rstrip("."), "")
         if not row.gender:
             row.warnings.append(_("gender not understood, left empty: %(value)s") % {"value": gender})
 
-    row.source = _text(values.get("source", ""))[:100]
+    source = get("source")
+    if source is not None:
+        row.source = _text(source)[:100]
 
-    tier = _text(values.get("tier", ""))
-    if tier:
+    tier = get("tier")
+    if tier is not None:
+        tier = _text(tier)
         row.tier_id = tiers.get(tier.lower())
         if row.tier_id is None:
             row.warnings.append(_("no such tier, set by spending: %(value)s") % {"value": tier})
 
-    tags = _text(values.get("tags", ""))
-    if tags:
-        row.tags = tuple(dict.fromkeys(t.strip()[:100] for t in _TAG_SPLIT.split(tags) if t.strip()))
+    tags = get("tags")
+    if tags is not None:
+        row.tags = tuple(dict.fromkeys(
+            t.strip()[:100] for t in _TAG_SPLIT.split(_text(tags)) if t.strip()
+        ))
 
-    balance = _text(values.get("balance", ""))
-    if balance:
+    balance = get("balance")
+    if balance is not None:
+        balance = _text(balance)
         amount = parse_amount(balance)
         if amount is None or amount < 0 or amount >= Decimal(10) ** 12:
             row.errors.append(_("opening balance is not a number ≥ 0: %(value)s") % {"value": balance})

@@ -25,18 +25,30 @@ def rows_insert(model: type[models.Model], rows: list[dict]) -> None:
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    getters = []
-    for f in fields:
-        if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
-            getters.append((f.attname, False, now))
+    # Every row has the same keys (the callers build them so): fill a template of defaults once,
+    # then per row only the given values and the callable defaults (uuid4) are set.
+    given = rows[0].keys()
+    template: list[object] = []
+    slots: list[tuple[int, str]] = []
+    calls: list[tuple[int, object]] = []
+    for i, f in enumerate(fields):
+        if f.attname in given:
+            slots.append((i, f.attname))
+            template.append(None)
+        elif getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
+            template.append(now)
         elif f.has_default() and callable(f.default):
-            getters.append((f.attname, True, f.default))
+            calls.append((i, f.default))
+            template.append(None)
         else:
-            getters.append((f.attname, False, f.get_default()))  # "" for a CharField without one
+            template.append(f.get_default())  # "" for a CharField without a default
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
         for row in rows:
-            copy.write_row([
-                row[name] if name in row else (default() if is_callable else default)
-                for name, is_callable, default in getters
-            ])
+            values = template.copy()
+            for i, name in slots:
+                values[i] = row[name]
+            for i, default in calls:
+                values[i] = default()
+            write(values)

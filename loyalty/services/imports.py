@@ -17,6 +17,8 @@ records stay (they may be buying already); their profile changes are not undone.
 """
 
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -76,6 +78,14 @@ class ImportRollbackRefused(LoyaltyError):
     )
 
 
+@contextmanager
+def _timed(batch_id: int, step: str):
+    """Log how long a step of an import took (DEBUG: the benchmark and slow-import hunts)."""
+    started = time.perf_counter()
+    yield
+    logger.debug("import #%s %s: %.2f s", batch_id, step, time.perf_counter() - started)
+
+
 @dataclass(frozen=True)
 class ImportCounts:
     imported: int
@@ -127,11 +137,13 @@ def import_batch_run(*, batch_id: int) -> ImportBatch:
         ImportBatch.objects.filter(pk=batch_id).update(processed_rows=done, total_rows=total)
 
     try:
-        plan = import_batch_plan(batch=batch, progress=progress)
+        with _timed(batch_id, "read and check"):
+            plan = import_batch_plan(batch=batch, progress=progress)
         ImportBatch.objects.filter(pk=batch_id).update(
             stage="writing", processed_rows=plan.rows_total, total_rows=plan.rows_total
         )
-        counts = _import_write(batch_id=batch_id, plan=plan)
+        with _timed(batch_id, "write (with commit)"):
+            counts = _import_write(batch_id=batch_id, plan=plan)
     except LoyaltyError as exc:
         ImportBatch.objects.filter(pk=batch_id).update(
             state=ImportState.FAILED, error=str(exc), stage="", finished_at=timezone.now()
@@ -180,7 +192,8 @@ def _tag_ids(names: set[str]) -> dict[str, int]:
 def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
     ImportBatch.objects.select_for_update().get(pk=batch_id)
     # A phone may have been registered at a till since the plan was made: treat it as existing.
-    late = existing_customer_ids([r.phone for r in plan.new])
+    with _timed(batch_id, "re-check phones"):
+        late = existing_customer_ids([r.phone for r in plan.new])
     new_rows = [r for r in plan.new if r.phone not in late]
     existing = plan.existing + [(r, late[r.phone]) for r in plan.new if r.phone in late]
     tag_ids = _tag_ids({t for r in new_rows for t in r.tags}
@@ -188,27 +201,31 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
                           if plan.mode != ImportMode.SKIP else set()))
 
     start_tier = tier_for_total(ZERO, tiers_all())
-    rows_insert(Customer, [
-        {"phone": r.phone, "name": r.name, "email": r.email, "birthday": r.birthday,
-         "gender": r.gender, "source": r.source,
-         "tier_id": r.tier_id or (start_tier.pk if start_tier else None),
-         "tier_pinned": r.tier_id is not None, "import_batch_id": batch_id}
-        for r in new_rows
-    ])
-    ids = dict(Customer.objects.filter(import_batch_id=batch_id).values_list("phone", "pk"))
-    customer_accounts_create_bulk(import_batch_id=batch_id)
-    through = Customer.tags.through
-    rows_insert(through, [{"customer_id": ids[r.phone], "tag_id": tag_ids[t]}
-                          for r in new_rows for t in r.tags])
+    with _timed(batch_id, "customers"):
+        rows_insert(Customer, [
+            {"phone": r.phone, "name": r.name, "email": r.email, "birthday": r.birthday,
+             "gender": r.gender, "source": r.source,
+             "tier_id": r.tier_id or (start_tier.pk if start_tier else None),
+             "tier_pinned": r.tier_id is not None, "import_batch_id": batch_id}
+            for r in new_rows
+        ])
+        ids = dict(Customer.objects.filter(import_batch_id=batch_id).values_list("phone", "pk"))
+    with _timed(batch_id, "accounts"):
+        customer_accounts_create_bulk(import_batch_id=batch_id)
+    with _timed(batch_id, "tags"):
+        rows_insert(Customer.tags.through, [{"customer_id": ids[r.phone], "tag_id": tag_ids[t]}
+                                            for r in new_rows for t in r.tags])
     opening_total = ZERO
     openings = [r for r in new_rows if r.balance > 0]
-    rows_insert(Operation, [
-        {"kind": OperationKind.OPENING, "customer_id": ids[r.phone], "cashback": r.balance,
-         "balance_after": r.balance, "import_batch_id": batch_id,
-         "comment": f"import #{batch_id}, line {r.line}"}
-        for r in openings
-    ])
-    opening_entries_post_bulk(batch_id=batch_id)
+    with _timed(batch_id, "opening operations"):
+        rows_insert(Operation, [
+            {"kind": OperationKind.OPENING, "customer_id": ids[r.phone], "cashback": r.balance,
+             "balance_after": r.balance, "import_batch_id": batch_id,
+             "comment": f"import #{batch_id}, line {r.line}"}
+            for r in openings
+        ])
+    with _timed(batch_id, "opening entries and balances"):
+        opening_entries_post_bulk(batch_id=batch_id)
     opening_total += sum((r.balance for r in openings), ZERO)
 
     updated = skipped = 0
