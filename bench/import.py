@@ -81,9 +81,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
-
     import logging
+
+    from django.core.management import call_command
 
     logging.getLogger("loyalty.services.imports").setLevel(logging.DEBUG)
     call_command("migrate", verbosity=0)
