@@ -505,8 +505,8 @@ class ImportBatch(models.Model):
     file_name = models.CharField(_("file"), max_length=255)
     content = models.BinaryField(_("content"), editable=False)
     mapping = models.JSONField(
-        _("column mapping"), default=dict, blank=True,
-        help_text=_("Column header → field; empty means recognised from the headers."),
+        _("column mapping"), default=list, blank=True,
+        help_text=_("[column header, field] pairs in the file's order; an empty field: not imported."),
     )
     mode = models.CharField(
         _("existing customers"), max_length=10, choices=ImportMode.choices, default=ImportMode.SKIP

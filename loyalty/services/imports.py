@@ -104,7 +104,8 @@ def import_batch_create(
     """
     table = read_table(data, file_name)
     guess = mapping_guess(table.header)
-    mapping = {text: guess.get(i, "") for i, text in enumerate(table.header)}
+    # A list of pairs, not a dict: PostgreSQL's jsonb does not keep the keys' order.
+    mapping = [[text, guess.get(i, "")] for i, text in enumerate(table.header)]
     return ImportBatch.objects.create(
         created_by=author, file_name=file_name[:255], content=data, mapping=mapping, mode=mode,
         total_rows=len(table.rows),
@@ -115,7 +116,7 @@ def import_batch_plan(*, batch: ImportBatch, progress=None) -> ImportPlan:
     """The batch's file read and checked with its mapping and mode (the preview)."""
     return import_plan(
         data=bytes(batch.content), file_name=batch.file_name,
-        mapping_by_name={k: v for k, v in (batch.mapping or {}).items() if v} or None,
+        mapping_by_name={text: field for text, field in batch.mapping or [] if field} or None,
         mode=batch.mode, progress=progress,
     )
 
