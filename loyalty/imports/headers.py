@@ -26,8 +26,8 @@ FIELDS = {
 
 SYNONYMS = {
     "phone": ["телефон", "тел", "номер телефона", "телефон клиента", "мобильный телефон",
-              "мобильный", "сотовый", "phone", "phone number", "mobile", "mobile phone", "tel",
-              "telephone", "cell", "msisdn"],
+              "мобильный", "сотовый", "моб телефон", "моб", "мобильный номер", "phone",
+              "phone number", "mobile", "mobile phone", "tel", "telephone", "cell", "msisdn"],
     "name": ["фио", "ф и о", "клиент", "покупатель", "имя клиента", "контакт", "name", "full name",
              "fullname", "customer", "customer name", "client"],
     "first_name": ["имя", "first name", "firstname", "given name"],
