@@ -117,6 +117,9 @@ def import_plan(
                 plan.with_warnings.append(row)
         if progress is not None and done % CHUNK == 0:
             progress(done, total)
+    # The cells of kept rows are not needed any more (rejected rows hold their own): free them
+    # before the write, the memory peak of a large import.
+    table.rows = []
     existing = existing_customer_ids([r.phone for r in valid])
     for row in valid:
         customer_id = existing.get(row.phone)

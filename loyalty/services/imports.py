@@ -48,7 +48,7 @@ from ..models import (
     Tag,
 )
 from ..money import ZERO
-from .bulk import rows_insert
+from .bulk import constraints_immediate, rows_insert
 from .customers import tier_for_total, tiers_all
 from .ledger import customer_accounts_create_bulk, entries_post, opening_entries_post_bulk
 from .purchases import credit_moves
@@ -191,6 +191,7 @@ def _tag_ids(names: set[str]) -> dict[str, int]:
 
 @transaction.atomic(durable=True)
 def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
+    constraints_immediate()
     ImportBatch.objects.select_for_update().get(pk=batch_id)
     # A phone may have been registered at a till since the plan was made: treat it as existing.
     with _timed(batch_id, "re-check phones"):
@@ -203,28 +204,28 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
 
     start_tier = tier_for_total(ZERO, tiers_all())
     with _timed(batch_id, "customers"):
-        rows_insert(Customer, [
+        rows_insert(Customer, (
             {"phone": r.phone, "name": r.name, "email": r.email, "birthday": r.birthday,
              "gender": r.gender, "source": r.source,
              "tier_id": r.tier_id or (start_tier.pk if start_tier else None),
              "tier_pinned": r.tier_id is not None, "import_batch_id": batch_id}
             for r in new_rows
-        ])
+        ))
         ids = dict(Customer.objects.filter(import_batch_id=batch_id).values_list("phone", "pk"))
     with _timed(batch_id, "accounts"):
         customer_accounts_create_bulk(import_batch_id=batch_id)
     with _timed(batch_id, "tags"):
-        rows_insert(Customer.tags.through, [{"customer_id": ids[r.phone], "tag_id": tag_ids[t]}
-                                            for r in new_rows for t in r.tags])
+        rows_insert(Customer.tags.through, ({"customer_id": ids[r.phone], "tag_id": tag_ids[t]}
+                                            for r in new_rows for t in r.tags))
     opening_total = ZERO
     openings = [r for r in new_rows if r.balance > 0]
     with _timed(batch_id, "opening operations"):
-        rows_insert(Operation, [
+        rows_insert(Operation, (
             {"kind": OperationKind.OPENING, "customer_id": ids[r.phone], "cashback": r.balance,
              "balance_after": r.balance, "import_batch_id": batch_id,
              "comment": f"import #{batch_id}, line {r.line}"}
             for r in openings
-        ])
+        ))
     with _timed(batch_id, "opening entries and balances"):
         opening_entries_post_bulk(batch_id=batch_id)
     opening_total += sum((r.balance for r in openings), ZERO)
@@ -300,6 +301,7 @@ def import_batch_rollback(*, batch_id: int, author=None) -> ImportBatch:
     Raises ``ImportStateError`` unless the batch is done, ``ImportRollbackRefused`` when a
     customer has fewer spendable points than the batch gave him.
     """
+    constraints_immediate()
     batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
     if batch.state != ImportState.DONE:
         raise ImportStateError()
