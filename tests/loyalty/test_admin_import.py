@@ -77,3 +77,12 @@ def test_merge_action_keeps_the_chosen_record(admin_client, tiers):
     old.refresh_from_db()
     assert old.merged_into_id == new.pk and old.closed_at
     assert ledger_verify().ok
+
+
+def test_progress_page_refreshes_itself_while_the_import_runs(admin_client):
+    batch = ImportBatch.objects.create(file_name="big.csv", content=b"", state=ImportState.RUNNING,
+                                       total_rows=1000, processed_rows=250)
+    page = admin_client.get(reverse("admin:loyalty_importbatch_progress", args=[batch.pk]))
+    text = page.content.decode()
+    assert '<meta http-equiv="refresh"' in text
+    assert 'id="import-progress" max="100" value="25"' in text
