@@ -169,6 +169,11 @@ class CustomerAdmin(admin.ModelAdmin):
     def balance(self, obj):
         return getattr(obj, "_balance", None)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # A closed (merged) record keeps a placeholder phone; its number is in former_phone.
+        return [*fields, "phone", "is_blocked"] if obj is not None and obj.closed_at else fields
+
     def get_search_results(self, request, queryset, search_term):
         """Any spelling of a phone number finds its customer, as at the till."""
         phone = try_normalize_phone(search_term)

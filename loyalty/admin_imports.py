@@ -91,6 +91,10 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # The file and the rejected rows can be megabytes each: never load them for a list.
+        return super().get_queryset(request).defer("content", "rejected_rows")
+
     def has_delete_permission(self, request, obj=None):
         return False
 

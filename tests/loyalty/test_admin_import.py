@@ -86,3 +86,15 @@ def test_progress_page_refreshes_itself_while_the_import_runs(admin_client):
     text = page.content.decode()
     assert '<meta http-equiv="refresh"' in text
     assert 'id="import-progress" max="100" value="25"' in text
+
+
+def test_a_closed_record_opens_in_the_admin_with_its_phone_read_only(admin_client, tiers):
+    from loyalty.services.merge import customer_merge
+
+    old, new = customer_create(phone="+79160000031"), customer_create(phone="+79160000032")
+    customer_merge(source=old, target=new)
+    page = admin_client.get(reverse("admin:loyalty_customer_change", args=[old.pk]))
+    assert page.status_code == 200 and 'name="phone"' not in page.content.decode()
+    found = admin_client.get(reverse("admin:loyalty_customer_changelist"), {"q": "8 916 000-00-31"})
+    assert f"/{old.pk}/change/" in found.content.decode()
+    assert admin_client.get(reverse("admin:loyalty_importbatch_changelist")).status_code == 200
