@@ -3,8 +3,9 @@
 ``import_batch_create`` stores an uploaded file and guesses its column mapping;
 ``import_batch_run`` reads and checks it (``loyalty.imports.plan``, progress saved as it goes),
 then ``_import_write`` applies the plan set-based: new customers with COPY (PostgreSQL) or
-chunked ``bulk_create``, their accounts with one INSERT ... SELECT, opening balances as ``OPENING``
-operations of the batch whose entries ``ledger.opening_entries_post_bulk`` writes in one statement.
+chunked ``bulk_create``, opening balances as ``OPENING`` operations of the batch, then
+``ledger.imported_customers_open_bulk`` opens their accounts already holding those balances and
+writes the matching entries, two INSERT ... SELECT statements.
 Existing customers (few, usually) are updated in chunks; an opening balance for one of them goes
 through ``entries_post`` under his account lock, and only if he has no live opening balance yet,
 so importing the same file twice never credits twice.
@@ -50,7 +51,7 @@ from ..models import (
 from ..money import ZERO
 from .bulk import constraints_immediate, rows_insert
 from .customers import tier_for_total, tiers_all
-from .ledger import customer_accounts_create_bulk, entries_post, opening_entries_post_bulk
+from .ledger import entries_post, imported_customers_open_bulk
 from .purchases import credit_moves
 
 logger = logging.getLogger(__name__)
@@ -212,8 +213,6 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
             for r in new_rows
         ))
         ids = dict(Customer.objects.filter(import_batch_id=batch_id).values_list("phone", "pk"))
-    with _timed(batch_id, "accounts"):
-        customer_accounts_create_bulk(import_batch_id=batch_id)
     with _timed(batch_id, "tags"):
         rows_insert(Customer.tags.through, ({"customer_id": ids[r.phone], "tag_id": tag_ids[t]}
                                             for r in new_rows for t in r.tags))
@@ -226,8 +225,8 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
              "comment": f"import #{batch_id}, line {r.line}"}
             for r in openings
         ))
-    with _timed(batch_id, "opening entries and balances"):
-        opening_entries_post_bulk(batch_id=batch_id)
+    with _timed(batch_id, "accounts with opening entries"):
+        imported_customers_open_bulk(batch_id=batch_id)
     opening_total += sum((r.balance for r in openings), ZERO)
 
     updated = skipped = 0

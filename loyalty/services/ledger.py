@@ -4,9 +4,10 @@ Callers hold the locks of every customer account they pass (see ``loyalty.locks`
 transaction; ``entries_post`` writes the entries in one INSERT and each changed customer account's
 new cached balance in one UPDATE per account. System accounts are looked up once per process.
 
-An import of 100,000 customers cannot afford a call per row: ``opening_entries_post_bulk`` and
-``entries_reverse_bulk`` write a whole batch's entries with one INSERT ... SELECT and its balances
-with one UPDATE ... FROM, keeping the same rule (balance = sum of entries) inside one transaction.
+An import of 100,000 customers cannot afford a call per row: ``imported_customers_open_bulk`` opens
+a batch's accounts with their opening balances and writes the matching entries, and
+``entries_reverse_bulk`` reverses a batch's entries, each with a few INSERT ... SELECT / UPDATE ...
+FROM statements, keeping the same rule (balance = sum of entries) inside one transaction.
 """
 
 from dataclasses import dataclass
@@ -93,23 +94,6 @@ def customer_accounts_create(*, customer_id: int) -> None:
     )
 
 
-def customer_accounts_create_bulk(*, import_batch_id: int) -> int:
-    """Open the four accounts of every customer import batch ``import_batch_id`` created, in one
-    INSERT ... SELECT (no lock needed: the caller's transaction created them, nobody sees them)."""
-    from ..models import CUSTOMER_ACCOUNT_KINDS
-
-    t = _tables()
-    kinds = " UNION ALL ".join("SELECT %s AS kind" for _kind in CUSTOMER_ACCOUNT_KINDS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {t['account']} (kind, customer_id, balance)"  # noqa: S608 - table names from _meta; values bound
-            f" SELECT k.kind, c.id, 0 FROM {t['customer']} c CROSS JOIN ({kinds}) k"
-            f" WHERE c.import_batch_id = %s",
-            [*CUSTOMER_ACCOUNT_KINDS, import_batch_id],
-        )
-        return cursor.rowcount
-
-
 def _tables() -> dict[str, str]:
     return {"entry": Entry._meta.db_table, "operation": Operation._meta.db_table,
             "account": Account._meta.db_table, "customer": Customer._meta.db_table}
@@ -136,20 +120,33 @@ def _balances_apply(cursor, *, batch_id: int, floor: int) -> None:
     )
 
 
-def opening_entries_post_bulk(*, batch_id: int) -> int:
-    """Set-based ledger write of an import batch's opening balances; returns the entries written.
+def imported_customers_open_bulk(*, batch_id: int) -> int:
+    """Open the accounts of every customer import batch ``batch_id`` created, with their opening
+    balances already posted; returns the entries written.
 
-    For every ``OPENING`` operation of batch ``batch_id`` whose customer this same batch created
-    and that has no entry yet, one entry of ``operation.cashback`` points from ``issued`` to the
-    customer's spendable account; then every such account's cached balance is raised by what it
-    received, in one UPDATE. Precondition: the caller's transaction created those customers, so no
-    other transaction can see their accounts and no lock is needed; balances stay equal to the sum
-    of their entries when the transaction commits.
+    Set-based, three statements whatever the batch's size: one INSERT ... SELECT opens the four
+    accounts of each such customer, the spendable one holding the ``cashback`` of the batch's
+    ``OPENING`` operation for him (zero without one); one INSERT ... SELECT writes that operation's
+    entry from ``issued``. Each balance therefore equals the sum of its entries from the start (no
+    UPDATE of 100k fresh rows afterwards). Precondition: the caller's transaction created those
+    customers and operations (nobody else sees them, so no lock is needed), one opening operation
+    per customer at most.
     """
+    from ..models import CUSTOMER_ACCOUNT_KINDS
+
     t = _tables()
     issued = system_account(AccountKind.ISSUED).pk
+    kinds = " UNION ALL ".join("SELECT %s AS kind" for _kind in CUSTOMER_ACCOUNT_KINDS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        floor = _entry_id_floor(cursor)
+        cursor.execute(
+            f"INSERT INTO {t['account']} (kind, customer_id, balance)"  # noqa: S608 - table names from _meta; values bound
+            f" SELECT k.kind, c.id, CASE WHEN k.kind = %s THEN COALESCE(o.cashback, 0) ELSE 0 END"
+            f" FROM {t['customer']} c CROSS JOIN ({kinds}) k"
+            f" LEFT JOIN {t['operation']} o ON o.customer_id = c.id"
+            f" AND o.import_batch_id = c.import_batch_id AND o.kind = %s"
+            f" WHERE c.import_batch_id = %s",
+            [AccountKind.AVAILABLE, *CUSTOMER_ACCOUNT_KINDS, OperationKind.OPENING, batch_id],
+        )
         cursor.execute(
             f"INSERT INTO {t['entry']} (operation_id, kind, source_id, destination_id, amount,"  # noqa: S608 - table names from _meta; values bound
             f" created_at, release_at, reverses_id)"
@@ -157,14 +154,11 @@ def opening_entries_post_bulk(*, batch_id: int) -> int:
             f" FROM {t['operation']} o"
             f" JOIN {t['customer']} c ON c.id = o.customer_id AND c.import_batch_id = o.import_batch_id"
             f" JOIN {t['account']} a ON a.customer_id = o.customer_id AND a.kind = %s"
-            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.cashback > 0"
-            f" AND NOT EXISTS (SELECT 1 FROM {t['entry']} x WHERE x.operation_id = o.id)",
+            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.cashback > 0",
             [EntryKind.OPENING, issued, timezone.now(), AccountKind.AVAILABLE, batch_id,
              OperationKind.OPENING],
         )
-        written = cursor.rowcount
-        _balances_apply(cursor, batch_id=batch_id, floor=floor)
-    return written
+        return cursor.rowcount
 
 
 def entries_reverse_bulk(*, batch_id: int, request_prefix: str) -> int:
@@ -195,5 +189,5 @@ def entries_reverse_bulk(*, batch_id: int, request_prefix: str) -> int:
 
 
 __all__ = ["AccountKind", "Move", "customer_accounts_create",
-           "customer_accounts_create_bulk", "entries_post",
-           "entries_reverse_bulk", "opening_entries_post_bulk", "system_account"]
+           "entries_post", "entries_reverse_bulk",
+           "imported_customers_open_bulk", "system_account"]
