@@ -137,6 +137,12 @@ def main() -> None:
     print(f"CPU used: this process {cpu:.2f} s + its PostgreSQL backend {backend:.2f} s = "
           f"{cpu + backend:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           f"(other work on the machine stretches the wall time)")
+    from loyalty.services.imports import import_batch_rollback
+
+    started = time.perf_counter()
+    import_batch_rollback(batch_id=batch.pk)
+    print(f"rollback of the batch's {batch.opening_total} opening points: "
+          f"{time.perf_counter() - started:.2f} s")
     started = time.perf_counter()
     report = ledger_verify()
     print(f"ledger_verify: {'ok' if report.ok else 'NOT OK'} ({report.accounts} accounts, "

@@ -49,7 +49,7 @@ from ..models import (
     Tag,
 )
 from ..money import ZERO
-from .bulk import constraints_immediate, rows_insert
+from .bulk import constraints_immediate, rows_insert, tables_analyze
 from .customers import tier_for_total, tiers_all
 from .ledger import entries_post, imported_customers_open_bulk
 from .purchases import credit_moves
@@ -226,6 +226,8 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
             for r in openings
         ))
     with _timed(batch_id, "accounts with opening entries"):
+        if len(new_rows) > 1000:
+            tables_analyze(Customer, Operation)
         imported_customers_open_bulk(batch_id=batch_id)
     opening_total += sum((r.balance for r in openings), ZERO)
 
