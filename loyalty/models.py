@@ -199,20 +199,27 @@ class Customer(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
     import_batch = models.ForeignKey(
         "ImportBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="customers",
-        verbose_name=_("imported by"),
+        verbose_name=_("imported by"), db_index=False,  # partial index in Meta
     )
     # A record merged into another is closed: blocked (cannot buy), and its phone moved to
     # ``former_phone`` so that no lookup by phone finds it and the number is free again.
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged",
-        verbose_name=_("merged into"),
+        verbose_name=_("merged into"), db_index=False,  # partial index in Meta
     )
     former_phone = models.CharField(_("phone before closing"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Most customers have neither: index only the rows that do.
+        indexes = [
+            models.Index(fields=["import_batch"], condition=Q(import_batch__isnull=False),
+                         name="customer_import_batch"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
+                         name="customer_merged_into"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(total_spent__gte=0), name="customer_total_spent_gte_0"),
             models.CheckConstraint(
@@ -255,9 +262,11 @@ class Account(models.Model):
     """A bucket of points. See the module docstring for the kinds and the cached balance."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=AccountKind.choices)
+    # No index of its own: the unique (customer, kind) index below starts with the customer and
+    # serves every lookup by customer; a second index only slows creating customers (imports).
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts",
-        verbose_name=_("customer"),
+        verbose_name=_("customer"), db_index=False,
     )
     balance = models.DecimalField(_("balance"), null=True, blank=True, **MONEY)
 
@@ -369,7 +378,7 @@ class Operation(models.Model):
     comment = models.CharField(_("comment"), max_length=500, blank=True)
     import_batch = models.ForeignKey(
         "ImportBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="operations",
-        verbose_name=_("import batch"),
+        verbose_name=_("import batch"), db_index=False,  # partial index in Meta: sales have none
     )
 
     class Meta:
@@ -379,6 +388,8 @@ class Operation(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="operation_customer_time"),
             models.Index(fields=["branch", "-created_at"], name="operation_branch_time"),
+            models.Index(fields=["import_batch"], condition=Q(import_batch__isnull=False),
+                         name="operation_import_batch"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["request_id"], name="operation_request_id_unique"),
