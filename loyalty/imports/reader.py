@@ -145,7 +145,13 @@ def read_table(data: bytes, file_name: str = "") -> Table:
 
 
 def iter_cells(table: Table) -> Iterator[tuple[int, list[Cell]]]:
-    """(file line number, cells) of every non-blank data row."""
-    for offset, row in enumerate(table.rows):
+    """(file line number, cells) of every non-blank data row, once: each row is let go of as soon
+    as the caller moves on (whoever needs the cells keeps a reference), so a large file's cells
+    and the rows read from them are never all in memory together."""
+    rows = table.rows
+    for offset in range(len(rows)):
+        row = rows[offset]
+        rows[offset] = None
         if not _is_blank(row):
             yield table.first_line + offset, row
+        del row
