@@ -127,6 +127,9 @@ SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 # Log messages to the console when no other channel reaches the customer (development).
 NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=DEBUG)
 
+# Referrals: how long after registering a customer may still be recorded as invited.
+REFERRAL_LINK_WINDOW_HOURS = env.int("REFERRAL_LINK_WINDOW_HOURS", default=24)
+
 # Phone numbers without a country code are read in this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="RU")
 
