@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import AccountKind, EntryKind, OperationKind
+from .bulk import constraints_immediate
 from .ledger import system_account
 
 _OPERATION_COLUMNS = (
@@ -39,9 +40,10 @@ def _lock_clause() -> str:
 
 
 def _tune(cursor) -> None:
-    """Planner settings for this transaction only (PostgreSQL): the statements here join a small
-    set of customers to large tables by indexed keys, and JIT compilation of each costs more
-    than it saves."""
+    """Settings for this transaction only (PostgreSQL): the statements here join a small set of
+    customers to large tables by indexed keys, JIT compilation of each costs more than it saves,
+    and foreign keys are checked per statement rather than all at COMMIT (``bulk``)."""
+    constraints_immediate()
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL random_page_cost = 1.1")
