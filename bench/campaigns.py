@@ -64,14 +64,14 @@ def generate(n: int) -> None:
     sql("""
         INSERT INTO loyalty_customer (phone, uid, name, email, birthday, gender, source, joined_at,
             created_at, tier_id, tier_pinned, total_spent, purchase_count, last_purchase_at,
-            is_blocked, consent_messages)
+            is_blocked, consent_messages, former_phone)
         SELECT '+79' || lpad(i::text, 9, '0'), gen_random_uuid(), 'Customer ' || i,
                CASE WHEN i %% 2 = 0 THEN 'c' || i || '@example.com' ELSE '' END,
                date '1960-01-01' + (i * 7919 %% 18250)::int, '', '',
                %s - interval '800 days',
                %s - interval '800 days', %s, false, (i * 31 %% 80000), 1 + i %% 9,
                %s - ((i * 104729) %% (730 * 24 * 60)) * interval '1 minute',
-               false, i %% 2 = 0
+               false, i %% 2 = 0, ''
         FROM generate_series(1::bigint, %s) AS i""", [now, now, base_tier.pk, datetime.combine(
         AS_OF, datetime.min.time(), MSK), n])
     sql("""
