@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("partner/v2/", include("partner.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 

@@ -1,0 +1,28 @@
+import base64
+
+import pytest
+from rest_framework.test import APIClient
+
+from partner.services import api_key_create
+
+
+def basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+@pytest.fixture
+def new_key(db, branch):
+    return api_key_create(name="POS 1", branch=branch)
+
+
+@pytest.fixture
+def api(new_key):
+    """An API client authenticated as the branch's integration."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic(new_key.credentials))
+    return client
+
+
+@pytest.fixture
+def anonymous(db):
+    return APIClient()
