@@ -257,7 +257,7 @@ class CustomerTagsApi(PartnerView):
                    responses={200: TAG_LIST, **ERRORS})
     def get(self, request, id: int):  # noqa: A002
         customer = _customer_or_404(id)
-        rows = [presenters.tag_out(t) for t in customer.tags.all()]
+        rows = [presenters.tag_out(t) for t in sorted(customer.tags.all(), key=lambda t: t.pk)]
         return Response({"rows": rows, "total": len(rows)})
 
     @extend_schema(

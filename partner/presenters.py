@@ -121,7 +121,7 @@ def customer_out(customer: Customer, *, program: BusinessSettings, tags: bool = 
         "email": customer.email or None,
     }
     if tags:
-        out["tags"] = [tag_out(t) for t in customer.tags.all()]
+        out["tags"] = [tag_out(t) for t in sorted(customer.tags.all(), key=lambda t: t.pk)]
     return out
 
 
