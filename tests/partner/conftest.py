@@ -26,3 +26,9 @@ def api(new_key):
 @pytest.fixture
 def anonymous(db):
     return APIClient()
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run what a view queued with transaction.on_commit (tests run inside one transaction)."""
+    return django_capture_on_commit_callbacks
