@@ -70,6 +70,8 @@ def settings_out(*, company_id: int, program: BusinessSettings, tiers: list[Tier
             "referralCashbackRates": [],
             "cashierAward": None,
             "referralReward": None,
+            # Required by the reference but never described there; we have no VIP discount.
+            "discountVip": None,
             "receiptLimit": None,
             "deferPointsForDays": program.accrual_delay_days or None,
             "firstPurchasePoints": None,
