@@ -44,9 +44,13 @@ ERRORS = {
 
 
 @cache
+def _reference_text() -> str:
+    return Path(__file__).with_name("reference_schemas.json").read_text(encoding="utf-8")
+
+
 def reference_schemas() -> dict:
-    path = Path(__file__).with_name("reference_schemas.json")
-    return json.loads(path.read_text(encoding="utf-8"))["schemas"]
+    """A fresh copy each call: schema generation must never edit the contract in place."""
+    return json.loads(_reference_text())["schemas"]
 
 
 def spectacular_settings() -> dict:
@@ -61,4 +65,7 @@ def spectacular_settings() -> dict:
         "SCHEMA_PATH_PREFIX": "",
         "APPEND_COMPONENTS": {"schemas": {**reference_schemas(), "PartnerError": ERROR_SCHEMA}},
         "DISABLE_ERRORS_AND_WARNINGS": True,
+        # The default hook moves inline enums into new components: the reference's schemas must
+        # be served exactly as they are.
+        "POSTPROCESSING_HOOKS": [],
     }

@@ -44,3 +44,9 @@ def test_swagger_ui_is_served_from_our_own_static_files(db):
     assert "/partner/v2/schema/" in page
     assert "swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower()
+
+
+def test_the_served_components_are_the_reference_schemas_unchanged(schema):
+    reference = document()["components"]["schemas"]
+    for name in ("CompanySettings", "CustomerDetail", "PurchaseCalc", "MembershipTier", "Gender"):
+        assert schema["components"]["schemas"][name] == reference[name], name

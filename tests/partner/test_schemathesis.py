@@ -12,7 +12,9 @@ from decimal import Decimal as D
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -33,7 +35,18 @@ schema = schemathesis.openapi.from_wsgi("/partner/v2/schema/?format=json", get_w
 
 
 @pytest.fixture
-def partner_headers(db):
+def wsgi_keeps_the_test_connection():
+    """As Django's test client does: a request must not close the test's DB connection (on
+    PostgreSQL ``close_old_connections`` would close it, being inside the test's transaction)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def partner_headers(db, wsgi_keeps_the_test_connection):
     """A key and a little data, so that some generated ids and phones find something."""
     TierFactory(name="Base", cashback_percent=D(5), max_redeem_percent=D(30))
     branch = BranchFactory(name="Central")
