@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -27,7 +28,8 @@ from .models import (
     Tag,
     Tier,
 )
-from .phones import try_normalize_phone
+from .money import money
+from .phones import format_phone, try_normalize_phone
 from .services import points_adjust
 
 
@@ -127,7 +129,7 @@ class CustomerAdminForm(forms.ModelForm):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerAdminForm
-    list_display = ["phone", "name", "tier", "balance", "total_spent", "purchase_count",
+    list_display = ["phone_display", "name", "tier", "balance", "total_spent", "purchase_count",
                     "joined_at", "is_blocked"]
     list_filter = ["tier", "is_blocked", "tags", "consent_messages"]
     search_fields = ["phone", "name", "email"]
@@ -148,12 +150,21 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         available = Account.objects.filter(customer=OuterRef("pk"), kind=AccountKind.AVAILABLE)
         return super().get_queryset(request).annotate(
-            _balance=Subquery(available.values("balance")[:1])
+            _balance=Subquery(available.values("balance")[:1],
+                              output_field=models.DecimalField(max_digits=14, decimal_places=2))
         )
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_display(self, obj):
+        return format_phone(obj.phone).replace(" ", "\u00a0")  # one line, as people read it
 
     @admin.display(description=_("balance"), ordering="_balance")
     def balance(self, obj):
-        return getattr(obj, "_balance", None)
+        value = getattr(obj, "_balance", None)
+        if value is None and obj.pk:
+            value = obj.accounts.get(kind=AccountKind.AVAILABLE).balance
+        # SQLite hands a subquery's decimal back as a float-ish Decimal: show it as money.
+        return money(value) if value is not None else None
 
     def get_search_results(self, request, queryset, search_term):
         """Any spelling of a phone number finds its customer, as at the till."""

@@ -14,7 +14,7 @@ from .models import Account, AccountKind, Customer
 
 @dataclass
 class CustomerAccounts:
-    """A customer's locked accounts and the customer row (with tier) read in the same query."""
+    """A customer's locked accounts and the customer row, read in the same query."""
 
     customer: Customer
     available: Account
@@ -27,10 +27,11 @@ def customer_accounts_lock(*, customer_ids: Iterable[int]) -> dict[int, Customer
     """Lock every account of these customers, in pk order, and return them by customer id.
 
     Must run inside ``transaction.atomic``; the locks last until that transaction ends. One query
-    whatever the number of customers; the customer and his tier come along (not locked).
+    whatever the number of customers; the customer row comes along (not locked). His tier is read
+    from ``loyalty.program_cache`` by the callers that need it.
     """
     rows = (
-        Account.objects.select_related("customer__tier")
+        Account.objects.select_related("customer")
         .filter(customer_id__in=set(customer_ids))
         .order_by("pk")
         .select_for_update(of=("self",), no_key=True)

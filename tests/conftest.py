@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from loyalty.program_cache import program_cache_clear
 from loyalty.services.ledger import system_account_cache_clear
 from tests.factories import BranchFactory, TierFactory
 
@@ -21,8 +22,10 @@ def pytest_collection_modifyitems(config, items):
 def _fresh_system_accounts():
     # Transactional tests flush tables; cached system-account ids must not outlive them.
     system_account_cache_clear()
+    program_cache_clear()
     yield
     system_account_cache_clear()
+    program_cache_clear()
 
 
 @pytest.fixture

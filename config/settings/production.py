@@ -20,3 +20,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HSTS preload is a commitment to the browser vendors' list for every subdomain, which only the
+# owner of the domain can decide; it stays opt-in (SECURE_HSTS_PRELOAD=true) and its warning off.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -28,7 +28,6 @@ from ..locks import CustomerAccounts, customer_accounts_lock
 from ..models import (
     AccountKind,
     Branch,
-    BusinessSettings,
     Customer,
     Entry,
     EntryKind,
@@ -38,7 +37,8 @@ from ..models import (
     Tier,
 )
 from ..money import HUNDRED, ZERO, money, money_down, parse_amount, percent_of
-from .customers import customer_tier_recompute, tiers_all
+from ..program_cache import program_get
+from .customers import customer_tier_recompute
 from .ledger import Move, entries_post, system_account
 
 
@@ -149,7 +149,7 @@ def purchase_calculate(
 ) -> PurchaseCalculation:
     """``calculate`` for a stored customer (or a number not seen yet: ``customer=None``)."""
     if customer is None:
-        tiers = tiers_all()
+        tiers = program_get().tiers
         tier = tiers[0] if tiers else None
         balance = ZERO
     else:
@@ -164,7 +164,7 @@ def purchase_calculate(
 def _replay(request_id: str | None, *, kind: str, customer_id: int) -> Operation | None:
     if not request_id:
         return None
-    existing = Operation.objects.filter(request_id=request_id).first()
+    existing = next(iter(Operation.objects.filter(request_id=request_id).order_by()[:1]), None)
     if existing is None:
         return None
     if existing.kind != kind or existing.customer_id != customer_id:
@@ -217,11 +217,15 @@ def _purchase_create(
     customer = accounts.customer
     if customer.is_blocked:
         raise CustomerBlocked()
-    program = BusinessSettings.load()
+    cached = program_get()
+    program = cached.settings
     if program.receipt_number_required and not receipt_number:
         raise ReceiptNumberRequired()
+    tier = next((t for t in cached.tiers if t.pk == customer.tier_id), None)
+    if tier is None and customer.tier_id is not None:
+        tier = customer.tier  # saved since the cache was filled: read it
     calc = calculate(
-        tier=customer.tier, balance=accounts.available.balance, total=total,
+        tier=tier, balance=accounts.available.balance, total=total,
         excluded_total=excluded_total, unredeemable_total=unredeemable_total,
         points=points if points is not None else ZERO,
     )
@@ -258,10 +262,10 @@ def _purchase_create(
     customer.total_spent += calc.cash
     customer.purchase_count += 1
     customer.last_purchase_at = now
-    customer_tier_recompute(customer=customer)
+    customer_tier_recompute(customer=customer, tiers=cached.tiers)
     Customer.objects.filter(pk=customer.pk).update(
         total_spent=customer.total_spent, purchase_count=customer.purchase_count,
-        last_purchase_at=now, tier=customer.tier,
+        last_purchase_at=now, tier_id=customer.tier_id,
     )
     return Receipt(
         operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
@@ -395,9 +399,9 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
         refunded_total=purchase.refunded_total, state=purchase.state
     )
     customer.total_spent = max(ZERO, customer.total_spent - cash_back)
-    customer_tier_recompute(customer=customer)
+    customer_tier_recompute(customer=customer, tiers=program_get().tiers)
     Customer.objects.filter(pk=customer.pk).update(total_spent=customer.total_spent,
-                                                   tier=customer.tier)
+                                                   tier_id=customer.tier_id)
     return RefundReceipt(
         operation_id=refund.pk, origin_id=purchase.pk, customer_id=customer.pk, amount=amount_d,
         points_returned=points_back, cashback_reversed=cashback_back, debt=debt,
