@@ -71,6 +71,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["event", "url", "is_active"]
     list_editable = ["is_active"]
 
+    def has_delete_permission(self, request, obj=None):
+        # Switch a webhook off instead: its deliveries and attempts stay on record, and a sale in
+        # another process (which caches endpoint ids for seconds) never meets a deleted one.
+        return False
+
 
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt

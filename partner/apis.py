@@ -26,13 +26,13 @@ from loyalty.exceptions import (
 from loyalty.models import BusinessSettings, Customer
 from loyalty.money import ZERO
 from loyalty.phones import normalize_phone
+from loyalty.program_cache import program_get
 from loyalty.services import (
     customer_get_or_create_by_phone,
     purchase_calculate,
     purchase_create,
     purchase_refund,
 )
-from loyalty.services.customers import tiers_all
 
 from . import presenters, selectors, serializers
 from .authentication import HasApiKey, PartnerKeyAuthentication
@@ -157,7 +157,7 @@ def _calculate(who: Who, *, program: BusinessSettings, total, excluded, unredeem
 def _user_out(who: Who, program: BusinessSettings) -> dict:
     if who.customer is not None:
         return presenters.customer_out(who.customer, program=program)
-    tiers = tiers_all()
+    tiers = program_get().tiers
     return presenters.stranger_out(phone=who.phone, tier=tiers[0] if tiers else None)
 
 
@@ -167,9 +167,9 @@ class SettingsApi(PartnerView):
     @extend_schema(operation_id="settings", summary="Get company settings", tags=["Settings"],
                    responses={200: ref("CompanySettings"), **ERRORS})
     def get(self, request):
-        tiers = sorted(tiers_all(), key=lambda t: (t.min_total_spent, t.position))
+        tiers = list(program_get().tiers)
         return Response(presenters.settings_out(
-            company_id=PartnerSettings.load().company_id, program=BusinessSettings.load(), tiers=tiers,
+            company_id=PartnerSettings.load().company_id, program=program_get().settings, tiers=tiers,
         ))
 
 
@@ -188,7 +188,7 @@ class CustomerListApi(PartnerView):
         page = self.query(serializers.PageIn)
         rows, cursor = selectors.customer_page(limit=page["max"], offset=page["offset"],
                                                cursor=page.get("cursor") or None)
-        program = BusinessSettings.load()
+        program = program_get().settings
         return Response({"rows": [presenters.customer_out(c, program=program) for c in rows],
                          "cursor": cursor})
 
@@ -221,7 +221,7 @@ class CustomerFindApi(PartnerView):
                         lookup_phone=lambda phone: selectors.customer_get_by_phone(phone=phone))
         if who.customer is None:
             raise CustomerNotFound()
-        program = BusinessSettings.load()
+        program = program_get().settings
         purchase = None
         if q.get("total") is not None:
             purchase = presenters.calc_out(_calculate(
@@ -244,7 +244,7 @@ class CustomerDetailApi(PartnerView):
                    tags=["Customers"], responses={200: ref("CustomerDetail"), **ERRORS})
     def get(self, request, id: int):  # noqa: A002 - the reference names the path parameter id
         customer = _customer_or_404(id)
-        return Response(presenters.customer_out(customer, program=BusinessSettings.load()))
+        return Response(presenters.customer_out(customer, program=program_get().settings))
 
 
 TAG_LIST = {"type": "object", "properties": {
@@ -295,7 +295,7 @@ class OperationCalcApi(PartnerView):
                         uid=participant.get("uid"),
                         lookup_phone=lambda phone: selectors.customer_get_by_phone(phone=phone))
         receipt = data["receipt"]
-        program = BusinessSettings.load()
+        program = program_get().settings
         calc = _calculate(who, program=program, total=receipt["total"],
                           excluded=receipt.get("skipLoyaltyTotal"),
                           unredeemable=receipt.get("unredeemableTotal"), points=receipt.get("points"))

@@ -7,13 +7,13 @@ back with the sale, and nothing is posted before commit (``webhooks.delivery_enq
 plumbing, not business logic: it reads the saved row and writes an outbox row, nothing else.
 """
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 from loyalty.models import Account, AccountKind, Customer, Operation, OperationKind
 
-from .models import WebhookEvent
-from .presenters import iso, num, operation_out, tier_out
-from .webhooks import delivery_enqueue
+from .models import WebhookEndpoint, WebhookEvent
+from .presenters import iso, num, operation_out, tier_of, tier_out
+from .webhooks import delivery_enqueue, endpoint_cache_clear
 
 WEBHOOK_OPERATION_KINDS = (OperationKind.PURCHASE, OperationKind.REFUND)
 
@@ -21,25 +21,26 @@ WEBHOOK_OPERATION_KINDS = (OperationKind.PURCHASE, OperationKind.REFUND)
 def operation_saved(sender, instance: Operation, created: bool, raw: bool = False, **kwargs) -> None:
     if raw or not created or instance.kind not in WEBHOOK_OPERATION_KINDS:
         return
-    delivery_enqueue(event=WebhookEvent.OPERATION, payload=operation_out(instance))
+    delivery_enqueue(event=WebhookEvent.OPERATION, payload=lambda: operation_out(instance))
 
 
 def participant_payload(customer: Customer) -> dict:
     """The reference's ``Participant`` (with the customer's uid, name and phone beside it)."""
+    tier = tier_of(customer)
     balance = (Account.objects.filter(customer=customer, kind=AccountKind.AVAILABLE)
                .values_list("balance", flat=True).first())
     payload = {
         "id": customer.pk, "inviterId": None, "points": num(balance),
         "discountRate": 0.0,
-        "cashbackRate": num(customer.tier.cashback_percent) if customer.tier_id else 0.0,
+        "cashbackRate": num(tier.cashback_percent) if tier else 0.0,
         "cashSpent": num(customer.total_spent), "savedFunds": 0.0, "invitedCount": 0,
         "effectiveInvitedCount": 0, "operationsCount": customer.purchase_count,
         "fullRefundsCount": 0, "note": None, "dateCreated": iso(customer.joined_at),
         "lastTransactionTime": iso(customer.last_purchase_at), "pointsExpireIn": None,
         "uid": str(customer.uid), "displayName": customer.name, "phone": customer.phone,
     }
-    if customer.tier_id:
-        payload["membershipTier"] = tier_out(customer.tier)
+    if tier is not None:
+        payload["membershipTier"] = tier_out(tier)
     return payload
 
 
@@ -49,9 +50,13 @@ def customer_saved(sender, instance: Customer, created: bool, raw: bool = False,
         return
     registered_now = created or (update_fields is not None and "joined_at" in update_fields)
     if registered_now:
-        delivery_enqueue(event=WebhookEvent.PARTICIPANT, payload=participant_payload(instance))
+        delivery_enqueue(event=WebhookEvent.PARTICIPANT,
+                         payload=lambda: participant_payload(instance))
 
 
 def connect() -> None:
     post_save.connect(operation_saved, sender=Operation, dispatch_uid="partner_operation_outbox")
     post_save.connect(customer_saved, sender=Customer, dispatch_uid="partner_customer_outbox")
+    post_save.connect(endpoint_cache_clear, sender=WebhookEndpoint, dispatch_uid="partner_endpoints")
+    post_delete.connect(endpoint_cache_clear, sender=WebhookEndpoint,
+                        dispatch_uid="partner_endpoints_del")

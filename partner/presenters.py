@@ -20,6 +20,7 @@ from loyalty.models import (
     Tier,
 )
 from loyalty.money import HUNDRED, ZERO, money
+from loyalty.program_cache import program_get
 from loyalty.services import PurchaseCalculation
 
 GENDERS = {Gender.MALE: "MALE", Gender.FEMALE: "FEMALE"}
@@ -36,6 +37,18 @@ def iso(value: datetime | None) -> str | None:
         return None
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def tier_of(customer: Customer) -> Tier | None:
+    """The customer's tier without a query when it was joined or is in the program cache."""
+    if customer.tier_id is None:
+        return None
+    if Customer.tier.is_cached(customer):
+        return customer.tier
+    for tier in program_get().tiers:
+        if tier.pk == customer.tier_id:
+            return tier
+    return customer.tier
 
 
 def tier_out(tier: Tier) -> dict:
@@ -177,8 +190,9 @@ def operation_out(operation: Operation) -> dict:
     """
     customer = operation.customer
     customer_info = {"id": customer.pk, "uid": str(customer.uid), "displayName": customer.name}
-    if customer.tier is not None:
-        customer_info["membershipTier"] = tier_out(customer.tier)
+    tier = tier_of(customer)
+    if tier is not None:
+        customer_info["membershipTier"] = tier_out(tier)
     out = {
         "id": operation.pk,
         "dateCreated": iso(operation.created_at),

@@ -9,10 +9,12 @@ that is down for hours still gets every event, in the end once ``200`` comes bac
 
 import hashlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -48,16 +50,44 @@ def timestamp_format(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S,") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def delivery_enqueue(*, event: str, payload: dict) -> WebhookDelivery | None:
-    """Write the outbox row for ``event`` (no row when no active endpoint listens).
+# Which events have an active endpoint, per process for a few seconds: every sale asks, and the
+# answer changes a few times a year. Saving or deleting an endpoint clears it in this process;
+# another process sees the change within PROGRAM_CACHE_SECONDS (endpoints are switched off, not
+# deleted, in Admin, so a cached id always still exists).
+_endpoints_lock = threading.Lock()
+_endpoints: tuple[float, dict[str, int]] | None = None
 
-    Runs inside the caller's transaction; the send is queued only when it commits.
+
+def endpoint_ids_active() -> dict[str, int]:
+    global _endpoints
+    ttl = getattr(settings, "PROGRAM_CACHE_SECONDS", 5)
+    now = time.monotonic()
+    cached = _endpoints
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    ids = dict(WebhookEndpoint.objects.filter(is_active=True).values_list("event", "pk"))
+    with _endpoints_lock:
+        _endpoints = (now, ids)
+    return ids
+
+
+def endpoint_cache_clear(**_kwargs) -> None:
+    global _endpoints
+    with _endpoints_lock:
+        _endpoints = None
+
+
+def delivery_enqueue(*, event: str, payload: Callable[[], dict]) -> WebhookDelivery | None:
+    """Write the outbox row for ``event`` (no row, and no query, when no endpoint listens).
+
+    ``payload`` is called only when an endpoint listens. Runs inside the caller's transaction;
+    the send is queued only when it commits.
     """
-    endpoint = WebhookEndpoint.objects.filter(event=event, is_active=True).first()
-    if endpoint is None:
+    endpoint_id = endpoint_ids_active().get(event)
+    if endpoint_id is None:
         return None
     delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint, event=event, payload=payload, request_id=uuid.uuid4(),
+        endpoint_id=endpoint_id, event=event, payload=payload(), request_id=uuid.uuid4(),
         next_attempt_at=timezone.now(),
     )
     from .tasks import webhook_send

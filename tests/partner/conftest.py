@@ -32,3 +32,13 @@ def anonymous(db):
 def on_commit(django_capture_on_commit_callbacks):
     """Run what a view queued with transaction.on_commit (tests run inside one transaction)."""
     return django_capture_on_commit_callbacks
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoint_cache():
+    # Rolled-back tests leave no signal behind: cached webhook endpoints must not outlive them.
+    from partner.webhooks import endpoint_cache_clear
+
+    endpoint_cache_clear()
+    yield
+    endpoint_cache_clear()

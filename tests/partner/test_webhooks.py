@@ -219,3 +219,27 @@ def test_the_sweep_task_sends_what_is_due(endpoint, receiver):
                                    next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert webhooks_retry_due() == 1
     assert receiver.requests[0][1] == {"a": 1}
+
+
+def test_a_listened_sale_costs_one_more_statement_the_outbox_row(tiers, branch, endpoint):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.services import purchase_create
+    from tests.factories import customer_create
+
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=10)  # warm caches
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    webhooks.endpoint_cache_clear()
+    purchase_create(customer=customer, branch=branch, total=10)  # "nobody listens" cached
+    with CaptureQueriesContext(connection) as quiet:
+        purchase_create(customer=customer, branch=branch, total=10)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=True)
+    webhooks.endpoint_cache_clear()
+    purchase_create(customer=customer, branch=branch, total=10)  # endpoint ids cached again
+    with CaptureQueriesContext(connection) as listened:
+        purchase_create(customer=customer, branch=branch, total=10)
+    assert len(listened) == len(quiet) + 1
+    assert not any("partner_" in q["sql"] for q in quiet.captured_queries)
+    assert sum("partner_" in q["sql"] for q in listened.captured_queries) == 1
