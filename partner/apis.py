@@ -360,7 +360,8 @@ class OperationListApi(PartnerView):
         )
         if data.get("tags") is not None and not result.replayed:
             customer_tags_set(customer=customer, tag_ids=data["tags"])
-        return _operation_response(result.operation_id)
+        return Response(presenters.operation_out(
+            selectors.operation_just_written(operation_id=result.operation_id, branch=key.branch)))
 
 
 class OperationDetailApi(PartnerView):

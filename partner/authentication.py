@@ -8,7 +8,6 @@ user behind an integration.
 import base64
 import binascii
 
-from django.db.models import Exists
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -29,12 +28,30 @@ def api_key_from_basic(header: str) -> ApiKey | None:
     company = company.strip()
     if not sep or not raw_key or not company.isdigit() or len(company) > 18:
         return None
+    if int(company) != company_id():
+        return None
     return (
         ApiKey.objects.select_related("branch")
         .filter(digest=api_key_digest(raw_key), revoked_at__isnull=True)
-        .filter(Exists(PartnerSettings.objects.filter(pk=1, company_id=int(company))))
-        .first()
+        .order_by().first()
     )
+
+
+_company_id: int | None = None
+
+
+def company_id() -> int:
+    """Our company id, read once per process: it is made once and never changes."""
+    global _company_id
+    if _company_id is None:
+        _company_id = PartnerSettings.load().company_id
+    return _company_id
+
+
+def company_id_forget(**_kwargs) -> None:
+    """For tests that flush the database (a new PartnerSettings row gets a new id)."""
+    global _company_id
+    _company_id = None
 
 
 class PartnerKeyAuthentication(authentication.BaseAuthentication):

@@ -114,6 +114,18 @@ def operation_get(*, operation_id: int) -> Operation | None:
     return _operations().filter(pk=operation_id).first()
 
 
+def operation_just_written(*, operation_id: int, branch) -> Operation:
+    """An operation this request has just written through a service: one narrow query.
+
+    The customer comes along; his tier is read from the program cache by the presenter, and the
+    branch is the caller's (the key's), so no other join is needed on the hot path.
+    """
+    operation = Operation.objects.select_related("customer").get(pk=operation_id)
+    if operation.branch_id == branch.pk:
+        operation.branch = branch
+    return operation
+
+
 def operation_page(*, limit: int, offset: int = 0, cursor: str | None = None
                    ) -> tuple[list[Operation], str | None]:
     """Sales and refunds, newest first; the cursor continues below the last id returned."""

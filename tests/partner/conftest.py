@@ -37,8 +37,11 @@ def on_commit(django_capture_on_commit_callbacks):
 @pytest.fixture(autouse=True)
 def _fresh_endpoint_cache():
     # Rolled-back tests leave no signal behind: cached webhook endpoints must not outlive them.
+    from partner.authentication import company_id_forget
     from partner.webhooks import endpoint_cache_clear
 
     endpoint_cache_clear()
+    company_id_forget()
     yield
     endpoint_cache_clear()
+    company_id_forget()
