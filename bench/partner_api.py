@@ -27,6 +27,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -257,12 +258,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         raise SystemExit("set DATABASE_URL to a PostgreSQL database (it is dropped and recreated)")
 
+    if not args.port:
+        with socket.socket() as probe:  # a free loopback port (others may be serving on 8000...)
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     database_recreate(database_url)
     credentials, phones = setup(database_url, args.customers)
     results = []
