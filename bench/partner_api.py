@@ -230,6 +230,21 @@ def raw_request_factory(database_url: str, phones: list[str]):
     return one
 
 
+def process_tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds used so far by ``root_pid`` and its children (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
+
+
 def wait_until_up(port: int, credentials: str, seconds: float = 60) -> None:
     auth = "Basic " + base64.b64encode(credentials.encode()).decode()
     deadline = time.monotonic() + seconds
@@ -246,9 +261,11 @@ def wait_until_up(port: int, credentials: str, seconds: float = 60) -> None:
 
 
 def line(label: str, result: dict) -> str:
+    cpu = (f", gunicorn CPU {result['server_cpu_ms']:.1f} ms/sale"
+           if "server_cpu_ms" in result else "")
     return (f"{label:<26} clients={result['clients']:>3}  {result['per_second']:8.0f} sales/s  "
             f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
-            f"({result['requests']} in {result['seconds']:.1f} s, {result['failures']} failed)")
+            f"({result['requests']} in {result['seconds']:.1f} s, {result['failures']} failed{cpu})")
 
 
 def main() -> None:
@@ -282,7 +299,11 @@ def main() -> None:
         api = api_request_factory(args.port, credentials, phones)
         run_load(8, 200, api)  # warm up every worker's connections and code paths
         for clients in args.clients:
-            results.append(("API (gunicorn, DRF)", run_load(clients, args.requests, api)))
+            cpu_before = process_tree_cpu_seconds(gunicorn.pid)
+            result = run_load(clients, args.requests, api)
+            result["server_cpu_ms"] = (process_tree_cpu_seconds(gunicorn.pid) - cpu_before) \
+                * 1000 / result["requests"]
+            results.append(("API (gunicorn, DRF)", result))
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
@@ -293,7 +314,9 @@ def main() -> None:
     from loyalty.ledger_check import ledger_verify
 
     ledger_ok = ledger_verify().ok
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads; cores: {os.cpu_count()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads; cores: {os.cpu_count()}; "
+          f"load average at the end: {load:.1f}")
     for label, result in results:
         print(line(label, result))
     by_clients = {}
