@@ -71,6 +71,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["event", "url", "is_active"]
     list_editable = ["is_active"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "url":
+            kwargs["assume_scheme"] = "https"  # a receiver's address typed without a scheme
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def has_delete_permission(self, request, obj=None):
         # Switch a webhook off instead: its deliveries and attempts stay on record, and a sale in
         # another process (which caches endpoint ids for seconds) never meets a deleted one.

@@ -1,6 +1,5 @@
 """The Swagger UI page, looked at in a real browser (Debian's chromium through Playwright)."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ pytestmark = [
 ]
 
 
-def test_swagger_ui_shows_every_endpoint_offline(live_server, tmp_path):
+def test_swagger_ui_shows_every_endpoint_offline(live_server, tmp_path, monkeypatch):
     # Playwright's sync API runs an event loop; Django must allow DB access from this thread.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
