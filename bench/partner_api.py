@@ -171,6 +171,28 @@ def api_request_factory(port: int, credentials: str, phones: list[str]):
     return one
 
 
+def tags_request_factory(port: int, credentials: str):
+    """A baseline: the lightest authenticated endpoint (GET /tags: the key and one query)."""
+    auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+    def one(state: dict, index: int, n: int) -> bool:
+        conn = state.get("conn")
+        if conn is None:
+            conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            state["close"] = conn.close
+        try:
+            conn.request("GET", "/partner/v2/tags", headers={"Authorization": auth})
+            response = conn.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            state.pop("conn", None)
+            return False
+
+    return one
+
+
 def raw_request_factory(database_url: str, phones: list[str]):
     """The same sale as plain SQL statements in one transaction per sale."""
     import psycopg
@@ -276,6 +298,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time GET /tags (key + one query): what the machine gives DRF")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
@@ -304,6 +328,10 @@ def main() -> None:
             result["server_cpu_ms"] = (process_tree_cpu_seconds(gunicorn.pid) - cpu_before) \
                 * 1000 / result["requests"]
             results.append(("API (gunicorn, DRF)", result))
+        if args.baseline:
+            tags = tags_request_factory(args.port, credentials)
+            for clients in args.clients:
+                results.append(("baseline GET /tags", run_load(clients, args.requests, tags)))
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
@@ -321,7 +349,8 @@ def main() -> None:
         print(line(label, result))
     by_clients = {}
     for label, result in results:
-        by_clients.setdefault(result["clients"], {})[label.split()[0]] = result["per_second"]
+        if not label.startswith("baseline"):
+            by_clients.setdefault(result["clients"], {})[label.split()[0]] = result["per_second"]
     for clients, rates in by_clients.items():
         if "API" in rates and "raw" in rates:
             print(f"clients={clients}: API is {rates['API'] / rates['raw']:.0%} of raw SQL")
