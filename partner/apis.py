@@ -46,6 +46,7 @@ from .errors import (
 )
 from .models import PartnerSettings
 from .openapi import ERRORS, ref, request_body
+from .outbox import operation_last_saved
 from .services import customer_tags_set, request_id_for, reward_schedule
 
 
@@ -360,8 +361,12 @@ class OperationListApi(PartnerView):
         )
         if data.get("tags") is not None and not result.replayed:
             customer_tags_set(customer=customer, tag_ids=data["tags"])
-        return Response(presenters.operation_out(
-            selectors.operation_just_written(operation_id=result.operation_id, branch=key.branch)))
+        # A new sale is answered from the row the service saved (no read back); a replay reads it.
+        operation = None if result.replayed else operation_last_saved(operation_id=result.operation_id)
+        if operation is None:
+            operation = selectors.operation_just_written(operation_id=result.operation_id,
+                                                         branch=key.branch)
+        return Response(presenters.operation_out(operation))
 
 
 class OperationDetailApi(PartnerView):

@@ -7,6 +7,8 @@ back with the sale, and nothing is posted before commit (``webhooks.delivery_enq
 plumbing, not business logic: it reads the saved row and writes an outbox row, nothing else.
 """
 
+from contextvars import ContextVar
+
 from django.db.models.signals import post_delete, post_save
 
 from loyalty.models import Account, AccountKind, Customer, Operation, OperationKind
@@ -17,10 +19,21 @@ from .webhooks import delivery_enqueue, endpoint_cache_clear
 
 WEBHOOK_OPERATION_KINDS = (OperationKind.PURCHASE, OperationKind.REFUND)
 
+# The sale or refund this thread (request) saved last, as the service saved it: the API answers
+# with it instead of reading it back (see apis.OperationListApi.post).
+_last_saved: ContextVar[Operation | None] = ContextVar("partner_last_saved_operation", default=None)
+
+
+def operation_last_saved(*, operation_id: int) -> Operation | None:
+    """The operation with this id if this thread has just saved it, else None."""
+    operation = _last_saved.get()
+    return operation if operation is not None and operation.pk == operation_id else None
+
 
 def operation_saved(sender, instance: Operation, created: bool, raw: bool = False, **kwargs) -> None:
     if raw or not created or instance.kind not in WEBHOOK_OPERATION_KINDS:
         return
+    _last_saved.set(instance)
     delivery_enqueue(event=WebhookEvent.OPERATION, payload=lambda: operation_out(instance))
 
 

@@ -427,3 +427,17 @@ def test_a_reward_skips_blocked_customers(api, tiers, on_commit):
                                   {"points": 10, "participants": ["abc"]}])
 def test_a_reward_without_points_or_participants_is_bad_request(api, body):
     assert error_code(post(api, "/partner/v2/operations/reward", body)) == (400, "badRequest")
+
+
+def test_the_answer_to_a_sale_is_what_reading_it_back_gives_with_the_tier_it_reached(api, tiers):
+    body = post(api, "/partner/v2/operations", sale(total=10000)).json()
+    assert body["customer"]["membershipTier"]["name"] == "Silver"  # 10 000 spent reaches Silver
+    assert api.get(f"/partner/v2/operations/{body['id']}").json() == body
+
+
+def test_a_sale_through_the_api_costs_a_fixed_number_of_statements(api, tiers,
+                                                                   django_assert_max_num_queries):
+    post(api, "/partner/v2/operations", sale())  # warm the key's last use and the caches
+    # key, customer, then the service's own statements; the answer is not read back
+    with django_assert_max_num_queries(10):
+        assert post(api, "/partner/v2/operations", sale(total=500)).status_code == 200
