@@ -1,13 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from cashier.views import home
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("partner/v2/", include("partner.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("till/", include("cashier.urls")),
+    path("", include("referrals.urls")),
+    path("", home, name="home"),
 ]
 
 if settings.DEBUG:

@@ -126,6 +126,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 USE_SMS = env.bool("USE_SMS", default=False)
 USE_TELEGRAM = env.bool("USE_TELEGRAM", default=False)
 
+# Referrals: how long after registering a customer may still be recorded as invited.
+REFERRAL_LINK_WINDOW_HOURS = env.int("REFERRAL_LINK_WINDOW_HOURS", default=24)
+
 # Phone numbers without a country code are read in this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="RU")
 

@@ -1,15 +1,15 @@
 """The ledger's only writer: ``entries_post``.
 
 Callers hold the locks of every customer account they pass (see ``loyalty.locks``) and run inside a
-transaction; ``entries_post`` writes the entries in one INSERT and each changed customer account's
-new cached balance in one UPDATE per account. System accounts are looked up once per process.
+transaction; ``entries_post`` writes the entries in one INSERT and the changed customer accounts'
+new cached balances in one UPDATE. System accounts are looked up once per process.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from ..models import Account, AccountKind, Entry, Operation
 
@@ -73,9 +73,29 @@ def entries_post(*, operation: Operation, moves: list[Move]) -> list[Entry]:
                     continue
                 account.balance += sign * m.amount
                 changed[account.pk] = account
-        for account in changed.values():
-            Account.objects.filter(pk=account.pk).update(balance=account.balance)
+        _balances_update(list(changed.values()))
     return entries
+
+
+def _balances_update(accounts: list[Account]) -> None:
+    """Write the new cached balances in ONE statement, so that a sale that also credits a referral
+    chain costs the same number of queries whatever the chain's length. Hand-written CASE rather
+    than ``bulk_update``: this runs in every sale, and building the ORM's CASE cost more than
+    executing it."""
+    if not accounts:
+        return
+    if len(accounts) == 1:
+        Account.objects.filter(pk=accounts[0].pk).update(balance=accounts[0].balance)
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    whens = " ".join("WHEN %s THEN %s" for _ in accounts)
+    ids = ", ".join("%s" for _ in accounts)
+    params = [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = CASE id {whens} END WHERE id IN ({ids})",  # noqa: S608 - placeholders only
+            params,
+        )
 
 
 def customer_accounts_create(*, customer_id: int) -> None:

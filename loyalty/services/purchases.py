@@ -384,10 +384,15 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     debt = to_take
     if debt > 0:
         moves.append(Move(EntryKind.DEBT, accounts.debt, issued, debt))
+    taken: dict[int, Decimal] = {}  # from each customer's spendable points by earlier entries
     for entry_id, _kind, reward, other_id in rewards:
         back = _share(reward, after, purchase.total) - _share(reward, before, purchase.total)
-        moves += debit_moves(locked[other_id], back, kind=EntryKind.REWARD_REVERSAL,
-                             reverses_id=entry_id)
+        # One customer may have several entries of the sale (debt repaid, then the reward).
+        debits = debit_moves(locked[other_id], back, kind=EntryKind.REWARD_REVERSAL,
+                             reverses_id=entry_id, taken=taken.get(other_id, ZERO))
+        taken[other_id] = taken.get(other_id, ZERO) + sum(
+            (m.amount for m in debits if m.source is locked[other_id].available), ZERO)
+        moves += debits
     refund.balance_after = accounts.available.balance + points_back - from_available
     refund.save()
     entries_post(operation=refund, moves=moves)
@@ -410,13 +415,14 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
 
 
 def debit_moves(accounts: CustomerAccounts, amount: Decimal, *, kind: str,
-                reverses_id: int | None = None) -> list[Move]:
+                reverses_id: int | None = None, taken: Decimal = ZERO) -> list[Move]:
     """Take back ``amount`` points given to a customer: from spendable points, the rest as debt.
 
-    The caller holds the customer's account lock; once per customer per operation.
+    The caller holds the customer's account lock; ``taken`` is what earlier moves of the same
+    operation already take from his spendable points (balances are read before any is posted).
     """
     issued = system_account(AccountKind.ISSUED)
-    take = min(amount, accounts.available.balance)
+    take = max(ZERO, min(amount, accounts.available.balance - taken))
     moves = []
     if take > 0:
         moves.append(Move(kind, accounts.available, issued, take, reverses_id=reverses_id))

@@ -1,0 +1,264 @@
+"""The till in a real browser (Debian's chromium through Playwright), as a new cashier uses it.
+
+Set ``TILL_SCREENSHOTS=docs/screenshots`` to save a screenshot of each step there
+(``scripts/screenshots.sh`` does it); without it the tests only check.
+"""
+
+import os
+import re
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from loyalty.services import customer_register, points_adjust
+from tests.factories import program_set
+
+from .conftest import PASSWORD, cashier_make
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = os.environ.get("TILL_SCREENSHOTS", "")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="Debian's chromium (/usr/bin/chromium) is not installed: "
+                              "`make test` installs it when run as root"),
+]
+
+
+TABLET = {"width": 1024, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _orm_beside_playwright():
+    """Playwright's sync API keeps an event loop running in this thread; the tests' own ORM calls
+    are plain synchronous ones, so allow them here only (the variable must not leak into other
+    tests: Django's deploy check refuses it)."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=TABLET, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str, *, full_page: bool = False) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
+
+
+def log_in(page, live_server, username: str, *, screenshot: str = "") -> None:
+    page.goto(live_server.url + "/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    if screenshot:
+        shot(page, screenshot)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(re.compile(r"/till/$"))
+
+
+def find(page, text: str) -> None:
+    search = page.locator("#id_q")
+    search.fill("")
+    search.type(text)
+
+
+@pytest.fixture
+def shop(tiers, branch):
+    """A branch with its cashier, a 100-point welcome bonus and Anna, who holds 600 points."""
+    program_set(welcome_bonus=D(100))
+    cashier_make(username="olga", branch=branch, first_name="Olga")
+    anna = customer_register(phone="+79001234567", name="Anna Smirnova")
+    points_adjust(customer=anna, amount=500, reason="migrated balance")
+    return anna
+
+
+def test_a_new_cashier_serves_a_queue(page, live_server, shop):
+    # Log in: the site root sends a cashier to the till's login.
+    log_in(page, live_server, "olga", screenshot="01-login")
+    shot(page, "02-till-start")
+
+    # Find Anna by her number spelled the way she says it; results appear as the cashier types.
+    find(page, "8 (900) 123-45-67")
+    page.locator("#first-result").wait_for()
+    shot(page, "03-search-results")
+    page.locator("#id_q").press("Enter")
+    page.get_by_role("heading", name="Anna Smirnova").wait_for()
+    assert page.get_by_test_id("spendable").inner_text() == "600"
+
+    # Sell 1 000 with redemption: the points follow the maximum (30% of the bill).
+    total = page.get_by_label("Bill total")
+    assert page.evaluate("document.activeElement.id") == "id_total"  # focus is on the total
+    total.type("1000")
+    page.get_by_test_id("calc-cash").wait_for()
+    assert page.get_by_test_id("calc-points").inner_text().startswith("300")
+    assert page.get_by_test_id("calc-cash").inner_text() == "700"
+    assert page.get_by_test_id("calc-cashback").inner_text().startswith("35")
+    assert page.locator("#id_points").input_value() == "300"
+    shot(page, "04-sale-calculated")
+    total.press("Enter")
+
+    # The receipt: what was redeemed, paid, credited, and the new balance; search is ready again.
+    page.get_by_role("heading", name=re.compile("Sale recorded")).wait_for()
+    assert page.get_by_test_id("receipt-points").inner_text() == "300"
+    assert page.get_by_test_id("receipt-cash").inner_text() == "700"
+    assert page.get_by_test_id("receipt-cashback").inner_text() == "35"
+    assert page.get_by_test_id("receipt-balance").inner_text() == "335"
+    assert page.evaluate("document.activeElement.id") == "id_q"
+    shot(page, "05-receipt")
+
+    # Over-redemption: the cashier types more points than the cap allows; a plain-words error.
+    find(page, "4567")
+    page.locator("#first-result").wait_for()
+    page.locator("#id_q").press("Enter")
+    page.get_by_label("Bill total").type("500")
+    page.get_by_test_id("calc-cash").wait_for()
+    page.locator("#id_points").fill("")
+    page.locator("#id_points").type("300")
+    error = page.locator("#calc .errors")
+    error.wait_for()
+    assert "At most 150 points can be redeemed on this bill." in error.inner_text()
+    page.get_by_role("button", name="Confirm sale").click()
+    page.locator(".field.invalid .error").wait_for()
+    assert "At most 150 points" in page.locator(".field.invalid .error").inner_text()
+    shot(page, "06-over-redemption-error")
+
+    # Register a newcomer: an unknown number offers "sell to this number" and "register".
+    find(page, "+7 912 000-11-22")
+    page.get_by_role("button", name="Sell to this number").wait_for()
+    shot(page, "07-unknown-number")
+    page.get_by_role("link", name="Register", exact=True).last.click()
+    page.get_by_label("Name").fill("Boris Petrov")
+    page.get_by_label("Birthday").fill("1990-05-17")
+    page.get_by_label("Agrees to receive messages").check()
+    shot(page, "08-register-form")
+    page.get_by_role("button", name="Register").click()
+    page.get_by_role("heading", name="Boris Petrov").wait_for()
+    assert "Welcome bonus: 100" in page.locator(".notice").inner_text()
+    assert page.get_by_test_id("spendable").inner_text() == "100"
+    shot(page, "09-registered")
+
+    # The shift: today's sale; open it and refund part of it, confirming first.
+    page.get_by_role("link", name="My shift").click()
+    page.get_by_role("heading", name="My shift today").wait_for()
+    assert page.get_by_test_id("shift-sales").inner_text() == "1"
+    shot(page, "10-shift")
+    page.locator("table.history a").first.click()
+    page.get_by_label("Amount to refund").fill("500")
+    page.get_by_role("button", name="Refund…").click()
+    page.get_by_role("button", name="Yes, refund").wait_for()
+    shot(page, "11-refund-confirm")
+    page.get_by_role("button", name="Yes, refund").click()
+    page.locator(".notice").wait_for()
+    assert "Refunded 500: 150 points returned, 17.50 points of cashback taken back" in (
+        page.locator(".notice").inner_text())
+    assert page.get_by_test_id("refunded-total").inner_text() == "500"
+    shot(page, "12-refunded", full_page=True)
+
+
+def test_keyboard_only_sale_and_russian_screen(page, live_server, shop):
+    # given a cashier who never touches the mouse
+    log_in(page, live_server, "olga")
+    # Tab from the search box reaches the Find button; Enter picks the single match.
+    page.locator("#id_q").type("9001234567")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Anna Smirnova").wait_for()
+    # Focus lands on the bill total; Tab walks the fields in order.
+    page.keyboard.type("200")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "id_excluded_total"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "id_points"
+    page.keyboard.type("0")  # the customer keeps his points this time
+    page.get_by_test_id("calc-cash").wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=calc-cash]').innerText === '200'")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=re.compile("Sale recorded")).wait_for()
+    assert page.get_by_test_id("receipt-points").inner_text() == "0"
+    assert page.get_by_test_id("receipt-cashback").inner_text() == "10"
+
+    # The language switch: the same screen in Russian.
+    page.get_by_role("button", name="RU").click()
+    page.get_by_role("heading", name=re.compile("Продажа проведена")).wait_for()
+    shot(page, "13-receipt-russian")
+    page.locator("#id_q").type("4567")
+    page.locator("#first-result").wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Anna Smirnova").wait_for()
+    page.keyboard.type("1000")
+    page.get_by_test_id("calc-cash").wait_for()
+    shot(page, "14-customer-russian")
+
+
+def test_the_till_fits_a_phone(browser, live_server, shop):
+    context = browser.new_context(viewport=PHONE, locale="en-US", device_scale_factor=2,
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    log_in(page, live_server, "olga")
+    page.locator("#id_q").type("4567")
+    page.locator("#first-result").wait_for()
+    page.locator("#first-result").tap()
+    page.get_by_label("Bill total").type("1000")
+    page.get_by_test_id("calc-cash").wait_for()
+    # nothing is wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "15-phone", full_page=True)
+    context.close()
+
+
+def test_a_sale_whose_answer_is_lost_is_not_recorded_twice_on_retry(page, live_server, shop):
+    from loyalty.models import Operation
+
+    log_in(page, live_server, "olga")
+    page.locator("#id_q").type("9001234567")
+    page.keyboard.press("Enter")
+    page.get_by_label("Bill total").type("1000")
+    page.get_by_test_id("calc-cash").wait_for()
+
+    # given the network drops the server's answer to the first confirmation (the sale is made)
+    def answer_lost(route):
+        route.fetch()
+        route.abort()
+
+    page.route("**/sell/", answer_lost)
+    page.get_by_role("button", name="Confirm sale").click()
+    trouble = page.locator("#till-trouble")
+    trouble.wait_for()
+    assert "No connection to the server" in trouble.inner_text()
+    shot(page, "16-connection-lost")
+    # when the cashier presses Confirm again on the same form
+    page.unroute("**/sell/")
+    page.get_by_role("button", name="Confirm sale").click()
+    # then the till shows the first sale's receipt, and there is one sale
+    page.get_by_role("heading", name=re.compile("This sale was already recorded")).wait_for()
+    assert trouble.is_hidden()
+    assert Operation.objects.filter(kind="purchase").count() == 1

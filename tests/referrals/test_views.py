@@ -1,0 +1,121 @@
+from decimal import Decimal as D
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from loyalty.models import Customer
+from loyalty.services import purchase_create
+from referrals.models import Referral, ReferralMember
+from referrals.services import referral_code_get
+
+from .conftest import chain, invited
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner_client(client):
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pass12345")
+    client.force_login(user)
+    return client
+
+
+def test_join_page_registers_the_friend_invited_by_that_code(sakura, client):
+    # given Anna's invitation link
+    anna = invited()
+    Customer.objects.filter(pk=anna.pk).update(name="Анна Петрова")
+    url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
+    assert url.startswith("/join/")
+    # when a friend opens it, then he sees who invites him (first name only, no phone)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Анна" in page.content.decode() and anna.phone not in page.content.decode()
+    # when he leaves his number in the local spelling
+    done = client.post(url, {"phone": "8 (916) 555-12-34", "name": "Boris"})
+    # then he is registered with the welcome bonus and recorded as invited by Anna
+    assert done.status_code == 200 and 'id="joined"' in done.content.decode()
+    boris = Customer.objects.get(phone="+79165551234")
+    assert boris.is_registered
+    assert Referral.objects.get(customer=boris).inviter == anna
+    assert Referral.objects.get(customer=boris).channel == "join"
+
+
+def test_join_page_shows_errors_in_the_form_not_a_traceback(sakura, client):
+    anna = invited()
+    url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
+    page = client.post(url, {"phone": "12"})
+    assert page.status_code == 200
+    assert "not a valid phone number" in page.content.decode()
+    # an already registered number
+    page = client.post(url, {"phone": anna.phone})
+    assert "already registered" in page.content.decode()
+
+
+def test_join_page_of_an_unknown_code_is_not_found(db, client):
+    assert client.get("/join/NOPE42/").status_code == 404
+
+
+def test_owner_sees_inviter_invitees_per_level_and_generations(sakura, owner_client):
+    anna, boris, clara = chain(3)
+    page = owner_client.get(reverse("admin:referrals_referralmember_change", args=[anna.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<td id="generations">2</td>' in html
+    assert "<td>1</td><td>1</td>" in html and "<td>2</td><td>1</td>" in html
+    page = owner_client.get(reverse("admin:referrals_referralmember_change", args=[clara.pk]))
+    assert str(boris) in page.content.decode()
+    listing = owner_client.get(reverse("admin:referrals_referralmember_changelist"))
+    assert listing.status_code == 200
+
+
+def test_owner_corrects_an_inviter_before_the_first_purchase_and_not_after(
+    sakura, owner_client, branch
+):
+    anna, boris = chain(2)
+    xenia = invited()
+    url = reverse("admin:referrals_referralmember_change", args=[boris.pk])
+    response = owner_client.post(url, {"inviter": xenia.phone})
+    assert response.status_code == 302
+    assert Referral.objects.get(customer=boris).inviter == xenia
+    # a cycle is refused with a message in the form
+    url_x = reverse("admin:referrals_referralmember_change", args=[xenia.pk])
+    page = owner_client.post(url_x, {"inviter": boris.phone})
+    assert "invited by the friend" in page.content.decode()
+    # after Boris's first purchase there is no form any more
+    purchase_create(customer=boris, branch=branch, total=D(100))
+    page = owner_client.get(url)
+    assert "Fixed: the customer has made a purchase." in page.content.decode()
+    assert owner_client.post(url, {"inviter": ""}).status_code == 200
+    assert Referral.objects.get(customer=boris).inviter == xenia
+    assert ReferralMember.objects.filter(pk=boris.pk).exists()
+
+
+def test_owner_sees_the_trees_statistics(elita, owner_client, branch):
+    anna, boris, clara = chain(3)
+    purchase_create(customer=clara, branch=branch, total="1000.00", receipt_number="1")
+    page = owner_client.get(reverse("admin:referrals_stats"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<td id="stat-invited">2</td>' in html and '<td id="stat-bought">1</td>' in html
+    assert '<td id="stat-depth">2</td>' in html
+    assert "<td>80.00</td>" in html  # level 1: 50 + 3% of 1000
+    assert owner_client.get(reverse("admin:referrals_stats"),
+                            {"since": "2000-01-01", "until": "2000-01-31"}).status_code == 200
+    assert owner_client.get(reverse("admin:referrals_referralprogram_changelist")).status_code == 200
+    assert owner_client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+
+
+def test_refusals_and_the_join_page_speak_russian(sakura, client):
+    from django.utils import translation
+
+    from referrals.exceptions import InviteCycle, SelfInvite
+
+    with translation.override("ru"):
+        assert str(SelfInvite()) == "Клиент не может пригласить сам себя."
+        assert str(InviteCycle().code) == "inviteCycle"
+    anna = invited()
+    Customer.objects.filter(pk=anna.pk).update(name="Анна")
+    url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Анна приглашает вас в Sakura" in page.content.decode()
