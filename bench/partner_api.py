@@ -4,16 +4,18 @@
         .venv/bin/python bench/partner_api.py [--clients 8 32] [--requests 1600]
 
 1. Makes a fresh database (the name in DATABASE_URL, dropped and created again), migrates it and
-   sets up the full program that exists on this branch: five tiers (Sakura's), an API key, a webhook
-   endpoint for new operations (deliveries are queued: the outbox row is written and the Celery
-   task published to an in-process broker), and ``--customers`` customers.
+   sets up the full program: five tiers and the referral program (Sakura's: 50 points once, then
+   5/1/1 % up three circles, customers in an invitation tree), an API key, a webhook endpoint for
+   new operations (deliveries are queued: the outbox row is written and the Celery task published
+   to an in-process broker), and ``--customers`` customers.
 2. Starts gunicorn on 127.0.0.1 (``--workers`` processes × ``--threads`` threads) with production
    settings, and for each ``--clients`` count runs that many client threads, each with its own
    keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
    until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
-3. Runs the same work as raw SQL through psycopg at the same concurrency: per sale one transaction
+3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
    that finds the customer, locks his accounts, checks the request id, inserts the operation, the
-   ledger entry and the webhook outbox row and updates the balance and the customer's totals.
+   ledger entry and the webhook outbox row and updates the balance and the customer's totals. It
+   pays no referral rewards: compare with ``--no-referrals`` for exactly the same work.
 
 Loopback only; every loop is bounded by ``--requests``. The load generator shares the CPU with the
 server (and, on a shared machine, with everything else): read the figures as relative.
@@ -72,7 +74,7 @@ def database_recreate(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup(database_url: str, customers: int) -> tuple[str, list[str]]:
+def setup(database_url: str, customers: int, referrals: bool) -> tuple[str, list[str]]:
     """Migrate and seed; returns the key's credentials and the customers' phones."""
     os.environ.update(server_env(database_url))
     import django
@@ -96,8 +98,16 @@ def setup(database_url: str, customers: int) -> tuple[str, list[str]]:
     WebhookEndpoint.objects.create(event=WebhookEvent.OPERATION,
                                    url="http://127.0.0.1:9/webhook-receiver")
     phones = [f"+7916{1000000 + i:07d}" for i in range(customers)]
-    for phone in phones:
-        customer_get_or_create_by_phone(phone=phone)
+    made = [customer_get_or_create_by_phone(phone=phone)[0] for phone in phones]
+    if referrals:
+        # Sakura's referral program: 50 points once, then 5 % / 1 % / 1 % up three circles; each
+        # customer invited by the one a third of his number (a tree about five generations deep).
+        from referrals.services import referral_inviter_set, referral_program_set
+
+        referral_program_set(first_purchase_bonus=Decimal(50),
+                             levels_percent=[Decimal(5), Decimal(1), Decimal(1)])
+        for index, customer in enumerate(made[1:], start=1):
+            referral_inviter_set(customer=customer, inviter=made[index // 3])
     credentials = api_key_create(name="bench", branch=branch).credentials
     from django.db import connections
 
@@ -298,6 +308,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--no-referrals", action="store_true",
+                        help="leave the referral program off (the raw-SQL sale pays no referral)")
     parser.add_argument("--baseline", action="store_true",
                         help="also time GET /tags (key + one query): what the machine gives DRF")
     args = parser.parse_args()
@@ -310,7 +322,7 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             args.port = probe.getsockname()[1]
     database_recreate(database_url)
-    credentials, phones = setup(database_url, args.customers)
+    credentials, phones = setup(database_url, args.customers, referrals=not args.no_referrals)
     results = []
     gunicorn = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
