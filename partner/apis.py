@@ -33,6 +33,7 @@ from loyalty.services import (
     purchase_create,
     purchase_refund,
 )
+from referrals.services import referral_program_get
 
 from . import presenters, selectors, serializers
 from .authentication import HasApiKey, PartnerKeyAuthentication
@@ -168,9 +169,11 @@ class SettingsApi(PartnerView):
     @extend_schema(operation_id="settings", summary="Get company settings", tags=["Settings"],
                    responses={200: ref("CompanySettings"), **ERRORS})
     def get(self, request):
-        tiers = list(program_get().tiers)
+        referral = referral_program_get()
         return Response(presenters.settings_out(
-            company_id=PartnerSettings.load().company_id, program=program_get().settings, tiers=tiers,
+            company_id=PartnerSettings.load().company_id, program=program_get().settings,
+            tiers=list(program_get().tiers), referral_rates=referral.levels_percent,
+            referral_reward=referral.first_purchase_bonus,
         ))
 
 

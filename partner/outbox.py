@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from django.db.models.signals import post_delete, post_save
 
 from loyalty.models import Account, AccountKind, Customer, Operation, OperationKind
+from referrals.models import Referral
 
 from .models import WebhookEndpoint, WebhookEvent
 from .presenters import iso, num, operation_out, tier_of, tier_out
@@ -40,10 +41,11 @@ def operation_saved(sender, instance: Operation, created: bool, raw: bool = Fals
 def participant_payload(customer: Customer) -> dict:
     """The reference's ``Participant`` (with the customer's uid, name and phone beside it)."""
     tier = tier_of(customer)
+    inviter_id = Referral.objects.filter(customer=customer).values_list("inviter_id", flat=True).first()
     balance = (Account.objects.filter(customer=customer, kind=AccountKind.AVAILABLE)
                .values_list("balance", flat=True).first())
     payload = {
-        "id": customer.pk, "inviterId": None, "points": num(balance),
+        "id": customer.pk, "inviterId": inviter_id, "points": num(balance),
         "discountRate": 0.0,
         "cashbackRate": num(tier.cashback_percent) if tier else 0.0,
         "cashSpent": num(customer.total_spent), "savedFunds": 0.0, "invitedCount": 0,

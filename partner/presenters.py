@@ -64,7 +64,8 @@ def tier_out(tier: Tier) -> dict:
 NO_TIER = {"name": "", "rate": 0.0, "maxScoresDiscount": 100.0}
 
 
-def settings_out(*, company_id: int, program: BusinessSettings, tiers: list[Tier]) -> dict:
+def settings_out(*, company_id: int, program: BusinessSettings, tiers: list[Tier],
+                 referral_rates: list[Decimal], referral_reward: Decimal) -> dict:
     tier_list = [tier_out(t) for t in tiers]
     base = tier_list[0] if tier_list else NO_TIER
     return {
@@ -80,9 +81,9 @@ def settings_out(*, company_id: int, program: BusinessSettings, tiers: list[Tier
         "loyaltyProgramSettings": {
             "baseMembershipTier": base,
             "membershipTiers": tier_list,
-            "referralCashbackRates": [],
+            "referralCashbackRates": [num(rate) for rate in referral_rates],
             "cashierAward": None,
-            "referralReward": None,
+            "referralReward": num(referral_reward) if referral_reward else None,
             # Required by the reference but never described there; we have no VIP discount.
             "discountVip": None,
             "receiptLimit": None,
@@ -107,14 +108,14 @@ def customer_out(customer: Customer, *, program: BusinessSettings, tags: bool = 
     """``CustomerDetail``. ``customer`` comes from ``selectors.customers_with_figures``."""
     participant = {
         "id": customer.pk,
-        "inviterId": None,
+        "inviterId": getattr(customer, "inviter_id", None),
         "points": num(getattr(customer, "points", None)),
         "discountRate": 0.0,
         "cashbackRate": num(customer.tier.cashback_percent if customer.tier else ZERO),
         "cashSpent": num(customer.total_spent),
         "savedFunds": num(getattr(customer, "saved_funds", None)),
-        "invitedCount": 0,
-        "effectiveInvitedCount": 0,
+        "invitedCount": getattr(customer, "invited_count", 0),
+        "effectiveInvitedCount": getattr(customer, "effective_invited_count", 0),
         "operationsCount": customer.purchase_count,
         "fullRefundsCount": getattr(customer, "full_refunds", 0),
         "note": None,

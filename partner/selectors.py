@@ -17,6 +17,7 @@ from loyalty.models import (
     Tag,
 )
 from loyalty.phones import try_normalize_phone
+from referrals.models import Referral
 
 from .errors import BadCursor
 
@@ -33,8 +34,17 @@ def _sum_of(kind: str, field: str):
     return Coalesce(Subquery(rows), Value(0), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
+def _count_invitees(**conditions):
+    rows = (
+        Referral.objects.filter(inviter=OuterRef("pk"), **conditions)
+        .order_by().values("inviter").annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(rows), Value(0))
+
+
 def customers_with_figures() -> QuerySet:
-    """Customers with tier, tags, spendable ``points``, ``saved_funds`` and ``full_refunds``."""
+    """Customers with tier, tags, spendable ``points``, ``saved_funds``, ``full_refunds`` and the
+    referral figures (``inviter_id``, ``invited_count``, ``effective_invited_count``)."""
     available = Account.objects.filter(customer=OuterRef("pk"), kind=AccountKind.AVAILABLE)
     refunds = (
         Operation.objects.filter(customer=OuterRef("pk"), kind=OperationKind.PURCHASE,
@@ -47,6 +57,9 @@ def customers_with_figures() -> QuerySet:
             points=Subquery(available.values("balance")[:1]),
             saved_funds=_sum_of(OperationKind.PURCHASE, "points") - _sum_of(OperationKind.REFUND, "points"),
             full_refunds=Coalesce(Subquery(refunds), Value(0)),
+            inviter_id=Subquery(Referral.objects.filter(customer=OuterRef("pk")).values("inviter_id")[:1]),
+            invited_count=_count_invitees(),
+            effective_invited_count=_count_invitees(customer__purchase_count__gt=0),
         )
     )
 

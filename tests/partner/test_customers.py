@@ -219,3 +219,25 @@ def test_the_customer_list_costs_the_same_queries_for_one_or_fifty(api, tiers,
     api.get("/partner/v2/customers?max=1")  # key's last use written
     with django_assert_max_num_queries(5):
         assert len(api.get("/partner/v2/customers?max=50").json()["rows"]) == 50
+
+
+def test_referral_figures_come_from_the_referral_program_and_tree(api, tiers, branch):
+    from decimal import Decimal
+
+    from referrals.services import referral_inviter_set, referral_program_set
+
+    # given Sakura's referral program and Anna, invited by Olga, who invited two friends
+    referral_program_set(first_purchase_bonus=Decimal(50),
+                         levels_percent=[Decimal(5), Decimal(1), Decimal(1)])
+    olga, anna, friend, other = (customer_create() for _ in range(4))
+    referral_inviter_set(customer=anna, inviter=olga)
+    referral_inviter_set(customer=friend, inviter=anna)
+    referral_inviter_set(customer=other, inviter=anna)
+    purchase_create(customer=friend, branch=branch, total=100)  # one friend bought
+    # then
+    participant = api.get(f"/partner/v2/customers/{anna.pk}").json()["participant"]
+    assert participant["inviterId"] == olga.pk
+    assert participant["invitedCount"] == 2 and participant["effectiveInvitedCount"] == 1
+    program = api.get("/partner/v2/settings").json()["loyaltyProgramSettings"]
+    assert program["referralCashbackRates"] == [5.0, 1.0, 1.0]
+    assert program["referralReward"] == 50.0
