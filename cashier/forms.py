@@ -145,12 +145,36 @@ class RegisterForm(forms.Form):
     birthday = forms.DateField(label=_("Birthday"), required=False,
                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     consent_messages = forms.BooleanField(label=_("Agrees to receive messages"), required=False)
+    invited_by = forms.CharField(
+        label=_("Invited by (friend's phone or code)"), max_length=40, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
     def clean_phone(self) -> str:
         try:
             return normalize_phone(self.cleaned_data["phone"])
         except InvalidPhone as exc:
             raise ValidationError(str(exc), code="invalid") from exc
+
+    def clean(self):
+        """Check the friend before anything is written, so a typo never leaves half a registration."""
+        from referrals.exceptions import SelfInvite
+        from referrals.services import inviter_resolve
+
+        data = super().clean()
+        raw = (data.get("invited_by") or "").strip()
+        data["inviter"] = None
+        if raw:
+            try:
+                inviter = inviter_resolve(inviter=raw)
+            except LoyaltyError as exc:
+                self.add_error("invited_by", str(exc))
+                return data
+            if inviter.phone == data.get("phone"):
+                self.add_error("invited_by", str(SelfInvite()))
+                return data
+            data["inviter"] = raw
+        return data
 
 
 class RefundForm(forms.Form):

@@ -31,6 +31,7 @@ from loyalty.services import (
     purchase_refund,
 )
 from loyalty.services.purchases import PurchaseCalculation, calculate
+from referrals.services import referral_link
 
 from . import selectors
 from .forms import (
@@ -294,6 +295,16 @@ def register(request: HttpRequest) -> HttpResponse:
                 bonus = program_get().settings.welcome_bonus
                 if bonus > 0:
                     notice += " " + _("Welcome bonus: %(bonus)s points.") % {"bonus": amount_text(bonus)}
+                if data["inviter"]:
+                    try:
+                        referral_link(customer=customer, inviter=data["inviter"], channel="till")
+                    except LoyaltyError as error:
+                        # Registered all the same: the friend link is a separate fact the owner
+                        # can still set in Admin; say why it was not recorded.
+                        notice += " " + _("The friend was not recorded: %(reason)s") % {
+                            "reason": error}
+                    else:
+                        notice += " " + _("Invited by a friend: recorded.")
                 if not _is_htmx(request):
                     return redirect("cashier:customer", customer.pk)
                 return customer_panel(request, _customer_or_404(customer.pk), notice=notice)

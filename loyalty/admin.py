@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
@@ -111,6 +111,18 @@ class AdjustPointsForm(forms.Form):
         return amount
 
 
+class MergeCustomersForm(forms.Form):
+    keep = forms.ModelChoiceField(
+        label=_("Keep"), queryset=Customer.objects.none(), widget=forms.RadioSelect,
+        empty_label=None, help_text=_("The record that stays: usually the customer's own number."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+
+    def __init__(self, *args, customers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["keep"].queryset = customers
+
+
 class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
@@ -131,20 +143,22 @@ class CustomerAdmin(admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = ["phone_display", "name", "tier", "balance", "total_spent", "purchase_count",
                     "joined_at", "is_blocked"]
-    list_filter = ["tier", "is_blocked", "tags", "consent_messages"]
+    list_filter = ["tier", "is_blocked", "tags", "consent_messages", "import_batch"]
     search_fields = ["phone", "name", "email"]
     autocomplete_fields = ["tags"]
     readonly_fields = ["uid", "created_at", "joined_at", "total_spent", "purchase_count",
-                       "last_purchase_at", "balance"]
+                       "last_purchase_at", "balance", "import_batch", "closed_at", "merged_into",
+                       "former_phone"]
     fieldsets = [
         (None, {"fields": ["phone", "name", "email", "birthday", "gender", "source", "tags"]}),
         (_("Program"), {"fields": ["tier", "tier_pinned", "balance", "total_spent",
                                    "purchase_count", "last_purchase_at", "is_blocked",
                                    "consent_messages"]}),
-        (_("Record"), {"fields": ["uid", "created_at", "joined_at"]}),
+        (_("Record"), {"fields": ["uid", "created_at", "joined_at", "import_batch", "closed_at",
+                                  "merged_into", "former_phone"]}),
     ]
     inlines = [OperationInline]
-    actions = ["adjust_points"]
+    actions = ["adjust_points", "merge_customers"]
     list_select_related = ["tier"]
 
     def get_queryset(self, request):
@@ -166,11 +180,17 @@ class CustomerAdmin(admin.ModelAdmin):
         # SQLite hands a subquery's decimal back as a float-ish Decimal: show it as money.
         return money(value) if value is not None else None
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # A closed (merged) record keeps a placeholder phone; its number is in former_phone.
+        return [*fields, "phone", "is_blocked"] if obj is not None and obj.closed_at else fields
+
     def get_search_results(self, request, queryset, search_term):
         """Any spelling of a phone number finds its customer, as at the till."""
         phone = try_normalize_phone(search_term)
         if phone:
-            return queryset.filter(phone=phone), False
+            # A closed (merged) record is found by its former number here, never at the till.
+            return queryset.filter(Q(phone=phone) | Q(former_phone=phone)), False
         return super().get_search_results(request, queryset, search_term)
 
     def save_model(self, request, obj, form, change):
@@ -217,6 +237,34 @@ class CustomerAdmin(admin.ModelAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
+
+    @admin.action(description=_("Merge two customers (one record is closed)"), permissions=["change"])
+    def merge_customers(self, request: HttpRequest, queryset):
+        """Admin action: merge two selected customers into the one the owner keeps."""
+        from .services.merge import customer_merge
+
+        if queryset.count() != 2:
+            self.message_user(request, _("Select exactly two customers to merge."), messages.WARNING)
+            return None
+        form = MergeCustomersForm(request.POST if "apply" in request.POST else None,
+                                  customers=queryset)
+        if form.is_valid():
+            keep = form.cleaned_data["keep"]
+            other = queryset.exclude(pk=keep.pk).get()
+            try:
+                customer_merge(source=other, target=keep, author=request.user,
+                               reason=form.cleaned_data["reason"])
+            except LoyaltyError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, _("%(other)s was merged into %(keep)s.")
+                                  % {"other": other, "keep": keep}, messages.SUCCESS)
+            return HttpResponseRedirect(request.get_full_path())
+        return TemplateResponse(request, "admin/loyalty/merge_customers.html", {
+            **self.admin_site.each_context(request), "title": _("Merge customers"), "form": form,
+            "customers": queryset, "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
 
 
 class EntryInline(admin.TabularInline):
@@ -287,3 +335,5 @@ class StaffUserAdmin(UserAdmin):
 admin.site.site_header = _("Loyalty program")
 admin.site.site_title = _("Loyalty program")
 admin.site.index_title = _("Owner's office")
+
+from . import admin_imports  # noqa: E402, F401 - the import screens register themselves

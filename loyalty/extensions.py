@@ -53,3 +53,18 @@ def purchase_extension_register(extension: PurchaseExtension) -> None:
 
 def purchase_extensions() -> list[PurchaseExtension]:
     return list(_extensions)
+
+
+# Merging customers (``loyalty.services.merge.customer_merge``): apps that keep rows per customer
+# (referral links, certificates...) register a hook ``hook(*, source, target)``; it runs inside the
+# merge's transaction after the points moved and before it commits.
+_merge_hooks: list = []
+
+
+def customer_merge_hook_register(hook) -> None:
+    if hook not in _merge_hooks:
+        _merge_hooks.append(hook)
+
+
+def customer_merge_hooks() -> list:
+    return list(_merge_hooks)

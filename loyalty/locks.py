@@ -9,6 +9,8 @@ row locks; there the IMMEDIATE transaction mode serialises writers instead.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from .models import Account, AccountKind, Customer
 
 
@@ -50,3 +52,15 @@ def customer_accounts_lock(*, customer_ids: Iterable[int]) -> dict[int, Customer
             debt=by_kind[AccountKind.DEBT],
         )
     return result
+
+
+def accounts_lock(*, accounts: QuerySet[Account]) -> list[int]:
+    """Lock the account rows ``accounts`` selects, in pk order, and return their ids.
+
+    For set-based writes (rolling an import batch back) that touch thousands of accounts: no model
+    instances are built. Must run inside ``transaction.atomic``.
+    """
+    return list(
+        accounts.order_by("pk").select_for_update(of=("self",), no_key=True)
+        .values_list("pk", flat=True)
+    )

@@ -197,12 +197,39 @@ class Customer(models.Model):
     is_blocked = models.BooleanField(_("blocked"), default=False)
     consent_messages = models.BooleanField(_("agrees to messages"), default=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
+    import_batch = models.ForeignKey(
+        "ImportBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="customers",
+        verbose_name=_("imported by"), db_index=False,  # partial index in Meta
+    )
+    # A record merged into another is closed: blocked (cannot buy), and its phone moved to
+    # ``former_phone`` so that no lookup by phone finds it and the number is free again.
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged",
+        verbose_name=_("merged into"), db_index=False,  # partial index in Meta
+    )
+    former_phone = models.CharField(_("phone before closing"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Most customers have neither: index only the rows that do.
+        indexes = [
+            models.Index(fields=["import_batch"], condition=Q(import_batch__isnull=False),
+                         name="customer_import_batch"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
+                         name="customer_merged_into"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(total_spent__gte=0), name="customer_total_spent_gte_0"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(is_blocked=True),
+                name="customer_closed_is_blocked",
+            ),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True) | Q(closed_at__isnull=False),
+                name="customer_merged_is_closed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,9 +262,11 @@ class Account(models.Model):
     """A bucket of points. See the module docstring for the kinds and the cached balance."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=AccountKind.choices)
+    # No index of its own: the unique (customer, kind) index below starts with the customer and
+    # serves every lookup by customer; a second index only slows creating customers (imports).
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts",
-        verbose_name=_("customer"),
+        verbose_name=_("customer"), db_index=False,
     )
     balance = models.DecimalField(_("balance"), null=True, blank=True, **MONEY)
 
@@ -347,6 +376,10 @@ class Operation(models.Model):
         verbose_name=_("refund of"),
     )
     comment = models.CharField(_("comment"), max_length=500, blank=True)
+    import_batch = models.ForeignKey(
+        "ImportBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="operations",
+        verbose_name=_("import batch"), db_index=False,  # partial index in Meta: sales have none
+    )
 
     class Meta:
         verbose_name = _("operation")
@@ -355,6 +388,8 @@ class Operation(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="operation_customer_time"),
             models.Index(fields=["branch", "-created_at"], name="operation_branch_time"),
+            models.Index(fields=["import_batch"], condition=Q(import_batch__isnull=False),
+                         name="operation_import_batch"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["request_id"], name="operation_request_id_unique"),
@@ -445,3 +480,78 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount}: {self.source_id} → {self.destination_id}"
+
+
+
+class ImportMode(models.TextChoices):
+    """What an import does with a row whose phone already belongs to a customer."""
+
+    SKIP = "skip", _("skip existing customers")
+    FILL = "fill", _("fill in their empty fields")
+    OVERWRITE = "overwrite", _("overwrite their fields")
+
+
+class ImportState(models.TextChoices):
+    UPLOADED = "uploaded", _("uploaded")
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+    ROLLED_BACK = "rolled_back", _("rolled back")
+
+
+class ImportBatch(models.Model):
+    """One import of a customer base: the file, its column mapping, progress and result.
+
+    Opening balances of the batch are ``OPENING`` operations pointing here, so the batch can be
+    rolled back as a whole by reversing entries (``loyalty.services.imports``). The file is kept
+    in the row (``content``) so a Celery worker on another machine can read it.
+    """
+
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("uploaded by"),
+    )
+    file_name = models.CharField(_("file"), max_length=255)
+    content = models.BinaryField(_("content"), editable=False)
+    mapping = models.JSONField(
+        _("column mapping"), default=list, blank=True,
+        help_text=_("[column header, field] pairs in the file's order; an empty field: not imported."),
+    )
+    mode = models.CharField(
+        _("existing customers"), max_length=10, choices=ImportMode.choices, default=ImportMode.SKIP
+    )
+    state = models.CharField(
+        _("state"), max_length=12, choices=ImportState.choices, default=ImportState.UPLOADED
+    )
+    stage = models.CharField(_("stage"), max_length=100, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    opening_total = models.DecimalField(_("opening balances"), default=ZERO, **MONEY)
+    rejected_rows = models.TextField(_("rejected rows (CSV)"), blank=True, editable=False)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    rolled_back_at = models.DateTimeField(_("rolled back"), null=True, blank=True)
+    rolled_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("rolled back by"),
+    )
+
+    class Meta:
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.state == ImportState.DONE else 0
+        return min(100, int(self.processed_rows * 100 / self.total_rows))

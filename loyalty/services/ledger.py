@@ -1,8 +1,13 @@
-"""The ledger's only writer: ``entries_post``.
+"""The ledger's only writer: ``entries_post``, and its set-based twins for imports.
 
 Callers hold the locks of every customer account they pass (see ``loyalty.locks``) and run inside a
 transaction; ``entries_post`` writes the entries in one INSERT and the changed customer accounts'
 new cached balances in one UPDATE. System accounts are looked up once per process.
+
+An import of 100,000 customers cannot afford a call per row: ``imported_customers_open_bulk`` opens
+a batch's accounts with their opening balances and writes the matching entries, and
+``entries_reverse_bulk`` reverses a batch's entries, each with a few INSERT ... SELECT / UPDATE ...
+FROM statements, keeping the same rule (balance = sum of entries) inside one transaction.
 """
 
 from dataclasses import dataclass
@@ -10,8 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from ..models import Account, AccountKind, Entry, Operation
+from ..models import Account, AccountKind, Customer, Entry, EntryKind, Operation, OperationKind
 
 _system_account_ids: dict[str, int] = {}
 
@@ -108,4 +114,100 @@ def customer_accounts_create(*, customer_id: int) -> None:
     )
 
 
-__all__ = ["AccountKind", "Move", "customer_accounts_create", "entries_post", "system_account"]
+def _tables() -> dict[str, str]:
+    return {"entry": Entry._meta.db_table, "operation": Operation._meta.db_table,
+            "account": Account._meta.db_table, "customer": Customer._meta.db_table}
+
+
+def _entry_id_floor(cursor) -> int:
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_tables()['entry']}")  # noqa: S608 - table names from _meta; values bound
+    return cursor.fetchone()[0]
+
+
+def _balances_apply(cursor, *, batch_id: int, floor: int) -> None:
+    """Add to each customer account the net of the batch's entries written after ``floor``."""
+    t = _tables()
+    batch_entries = (f"FROM {t['entry']} WHERE id > %s AND operation_id IN "  # noqa: S608 - table names from _meta; values bound
+                     f"(SELECT id FROM {t['operation']} WHERE import_batch_id = %s)")
+    cursor.execute(
+        f"UPDATE {t['account']} SET balance = balance + d.delta FROM ("  # noqa: S608 - table names from _meta; values bound
+        f" SELECT account_id, SUM(delta) AS delta FROM ("
+        f"  SELECT destination_id AS account_id, amount AS delta {batch_entries}"
+        f"  UNION ALL SELECT source_id AS account_id, -amount AS delta {batch_entries}"
+        f" ) moves GROUP BY account_id) d"
+        f" WHERE {t['account']}.id = d.account_id AND {t['account']}.customer_id IS NOT NULL",
+        [floor, batch_id, floor, batch_id],
+    )
+
+
+def imported_customers_open_bulk(*, batch_id: int) -> int:
+    """Open the accounts of every customer import batch ``batch_id`` created, with their opening
+    balances already posted; returns the entries written.
+
+    Set-based, three statements whatever the batch's size: one INSERT ... SELECT opens the four
+    accounts of each such customer, the spendable one holding the ``cashback`` of the batch's
+    ``OPENING`` operation for him (zero without one); one INSERT ... SELECT writes that operation's
+    entry from ``issued``. Each balance therefore equals the sum of its entries from the start (no
+    UPDATE of 100k fresh rows afterwards). Precondition: the caller's transaction created those
+    customers and operations (nobody else sees them, so no lock is needed), one opening operation
+    per customer at most.
+    """
+    from ..models import CUSTOMER_ACCOUNT_KINDS
+
+    t = _tables()
+    issued = system_account(AccountKind.ISSUED).pk
+    kinds = " UNION ALL ".join("SELECT %s AS kind" for _kind in CUSTOMER_ACCOUNT_KINDS)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {t['account']} (kind, customer_id, balance)"  # noqa: S608 - table names from _meta; values bound
+            f" SELECT k.kind, c.id, CASE WHEN k.kind = %s THEN COALESCE(o.cashback, 0) ELSE 0 END"
+            f" FROM {t['customer']} c CROSS JOIN ({kinds}) k"
+            f" LEFT JOIN {t['operation']} o ON o.customer_id = c.id"
+            f" AND o.import_batch_id = c.import_batch_id AND o.kind = %s"
+            f" WHERE c.import_batch_id = %s",
+            [AccountKind.AVAILABLE, *CUSTOMER_ACCOUNT_KINDS, OperationKind.OPENING, batch_id],
+        )
+        cursor.execute(
+            f"INSERT INTO {t['entry']} (operation_id, kind, source_id, destination_id, amount,"  # noqa: S608 - table names from _meta; values bound
+            f" created_at, release_at, reverses_id)"
+            f" SELECT o.id, %s, %s, a.id, o.cashback, %s, NULL, NULL"
+            f" FROM {t['operation']} o"
+            f" JOIN {t['customer']} c ON c.id = o.customer_id AND c.import_batch_id = o.import_batch_id"
+            f" JOIN {t['account']} a ON a.customer_id = o.customer_id AND a.kind = %s"
+            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.cashback > 0",
+            [EntryKind.OPENING, issued, timezone.now(), AccountKind.AVAILABLE, batch_id,
+             OperationKind.OPENING],
+        )
+        return cursor.rowcount
+
+
+def entries_reverse_bulk(*, batch_id: int, request_prefix: str) -> int:
+    """Set-based reversal of the entries of batch ``batch_id``'s live opening operations.
+
+    Each entry of an ``OPENING`` operation in state NORMAL gets a reversing entry (same kind and
+    amount, source and destination swapped, ``reverses`` set) under the reversal operation whose
+    request id is ``request_prefix`` + the original operation's id; then cached balances move by
+    the net. The caller created those reversal operations, holds the locks of every account
+    involved and checked that no balance breaks its sign rule (the schema's CHECKs stay the net).
+    """
+    t = _tables()
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        floor = _entry_id_floor(cursor)
+        cursor.execute(
+            f"INSERT INTO {t['entry']} (operation_id, kind, source_id, destination_id, amount,"  # noqa: S608 - table names from _meta; values bound
+            f" created_at, release_at, reverses_id)"
+            f" SELECT r.id, e.kind, e.destination_id, e.source_id, e.amount, %s, NULL, e.id"
+            f" FROM {t['entry']} e JOIN {t['operation']} o ON o.id = e.operation_id"
+            f" JOIN {t['operation']} r ON r.request_id = (%s || CAST(o.id AS VARCHAR(20)))"
+            f" WHERE o.import_batch_id = %s AND o.kind = %s AND o.state = 'NORMAL'"
+            f" AND e.reverses_id IS NULL",
+            [timezone.now(), request_prefix, batch_id, OperationKind.OPENING],
+        )
+        written = cursor.rowcount
+        _balances_apply(cursor, batch_id=batch_id, floor=floor)
+    return written
+
+
+__all__ = ["AccountKind", "Move", "customer_accounts_create",
+           "entries_post", "entries_reverse_bulk",
+           "imported_customers_open_bulk", "system_account"]

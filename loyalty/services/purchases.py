@@ -329,6 +329,8 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     rewards = list(
         Entry.objects.filter(operation_id=operation_id, destination__customer__isnull=False)
         .exclude(destination__customer_id=customer_id)
+        # A sale of a record merged into the buyer credited the buyer himself, not a referrer.
+        .exclude(destination__customer__merged_into_id=customer_id)
         .values_list("pk", "kind", "amount", "destination__customer_id")
     )
     locked = customer_accounts_lock(customer_ids=[customer_id, *{r[3] for r in rewards}])

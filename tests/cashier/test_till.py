@@ -278,6 +278,30 @@ def test_registering_an_invalid_phone_is_explained(till, tiers):
     assert "This is not a valid phone number." in response.content.decode()
 
 
+def test_registering_with_a_friends_phone_records_the_inviter(till, anna):
+    from referrals.models import Referral
+
+    response = till.post(reverse("cashier:register"), {
+        "phone": "+79120001122", "name": "Boris", "invited_by": "8 (900) 123-45-67"}, **htmx())
+    boris = Customer.objects.get(phone="+79120001122")
+    assert Referral.objects.get(customer=boris).inviter == anna
+    assert "Invited by a friend: recorded." in response.content.decode()
+
+
+def test_an_unknown_friend_is_a_form_error_and_nobody_is_registered(till, anna):
+    response = till.post(reverse("cashier:register"), {
+        "phone": "+79120001122", "name": "Boris", "invited_by": "ZZZZZZ"}, **htmx())
+    assert "invited_by" in response.context["form"].errors
+    assert not Customer.objects.filter(phone="+79120001122").exists()
+
+
+def test_inviting_oneself_is_refused_before_registering(till, tiers):
+    response = till.post(reverse("cashier:register"), {
+        "phone": "+79120001122", "name": "Boris", "invited_by": "89120001122"}, **htmx())
+    assert "invited_by" in response.context["form"].errors
+    assert not Customer.objects.filter(phone="+79120001122", joined_at__isnull=False).exists()
+
+
 # --- The shift and refunds ----------------------------------------------------------------------
 
 def test_the_shift_shows_my_operations_today_with_totals(till, anna, cashier, branch,

@@ -1,0 +1,32 @@
+"""The demo business: a migrated base, members, a season of sales; the ledger stays exact."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from loyalty.ledger_check import ledger_verify
+from loyalty.models import Customer, ImportBatch, ImportState, Operation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seeddemo_builds_a_business_through_the_services(tiers, branch):
+    call_command("seeddemo", customers=45, months=4, seed=3, stdout=io.StringIO())
+    assert Customer.objects.count() == 45
+    batch = ImportBatch.objects.get()
+    assert batch.state == ImportState.DONE and batch.imported == 15
+    assert Customer.objects.filter(import_batch=batch).count() == 15
+    assert Customer.objects.filter(joined_at__isnull=False).count() >= 20
+    sales = Operation.objects.filter(kind="purchase")
+    assert sales.count() > 45 and sales.filter(points__gt=0).exists()
+    months = {d.month for d in sales.values_list("created_at", flat=True)}
+    assert len(months) >= 3  # spread over the period, not all "now"
+    assert Operation.objects.filter(kind="refund").exists()
+    assert ledger_verify().ok
+
+
+def test_seeddemo_if_empty_leaves_existing_customers_alone(tiers, branch):
+    call_command("seeddemo", customers=6, months=1, stdout=io.StringIO())
+    call_command("seeddemo", customers=6, if_empty=True, stdout=io.StringIO())
+    assert Customer.objects.count() == 6
