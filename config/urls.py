@@ -7,6 +7,7 @@ from cashier.views import home
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("partner/v2/", include("partner.urls")),
     path("till/", include("cashier.urls")),
     path("", include("referrals.urls")),
     path("", home, name="home"),

@@ -191,7 +191,9 @@ def test_keyboard_only_sale_and_russian_screen(page, live_server, shop):
     page.locator("#id_q").type("9001234567")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Anna Smirnova").wait_for()
-    # Focus lands on the bill total; Tab walks the fields in order.
+    # Focus lands on the bill total (set by the page's script right after the swap); Tab walks
+    # the fields in order.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_total'")
     page.keyboard.type("200")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_excluded_total"
@@ -213,6 +215,7 @@ def test_keyboard_only_sale_and_russian_screen(page, live_server, shop):
     page.locator("#first-result").wait_for()
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Anna Smirnova").wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_total'")
     page.keyboard.type("1000")
     page.get_by_test_id("calc-cash").wait_for()
     shot(page, "14-customer-russian")

@@ -15,5 +15,6 @@ class Command(BaseCommand):
             call_command("loadprogram", str(Path(settings.BASE_DIR) / "presets" / "sakura.yaml"))
         call_command("seeddemo", customers=300, if_empty=True)
         self.stdout.write(self.style.SUCCESS(
-            "Open http://127.0.0.1:8000/admin/ and log in with one of the logins above."
+            "Open http://127.0.0.1:8000/ and log in with one of the logins above: the owner and the "
+            "manager land in the admin, the cashier at the till (/till/)."
         ))

@@ -1,0 +1,373 @@
+"""Purchases per second through the Partner API under gunicorn on PostgreSQL, and raw SQL for scale.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench_partner \
+        .venv/bin/python bench/partner_api.py [--clients 8 32] [--requests 1600]
+
+1. Makes a fresh database (the name in DATABASE_URL, dropped and created again), migrates it and
+   sets up the full program: five tiers and the referral program (Sakura's: 50 points once, then
+   5/1/1 % up three circles, customers in an invitation tree), an API key, a webhook endpoint for
+   new operations (deliveries are queued: the outbox row is written and the Celery task published
+   to an in-process broker), and ``--customers`` customers.
+2. Starts gunicorn on 127.0.0.1 (``--workers`` processes × ``--threads`` threads) with production
+   settings, and for each ``--clients`` count runs that many client threads, each with its own
+   keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
+   until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
+3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
+   that finds the customer, locks his accounts, checks the request id, inserts the operation, the
+   ledger entry and the webhook outbox row and updates the balance and the customer's totals. It
+   pays no referral rewards: compare with ``--no-referrals`` for exactly the same work.
+
+Loopback only; every loop is bounded by ``--requests``. The load generator shares the CPU with the
+server (and, on a shared machine, with everything else): read the figures as relative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SAKURA_TIERS = [("Новичок", 3, 0), ("Любитель", 5, 10000), ("Эксперт по вкусной еде", 7, 30000),
+                ("Мастер японской кухни", 10, 60000), ("Любимый клиент", 12, 100000)]
+
+
+def server_env(database_url: str) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        "SECURE_SSL_REDIRECT": "False",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        # Tasks are published to an in-process broker: webhooks are queued, not posted.
+        "CELERY_BROKER_URL": "memory://",
+    })
+    return env
+
+
+def database_recreate(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup(database_url: str, customers: int, referrals: bool) -> tuple[str, list[str]]:
+    """Migrate and seed; returns the key's credentials and the customers' phones."""
+    os.environ.update(server_env(database_url))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from loyalty.models import Branch, BusinessSettings, Tier
+    from loyalty.services import customer_get_or_create_by_phone
+    from partner.models import WebhookEndpoint, WebhookEvent
+    from partner.services import api_key_create
+
+    settings = BusinessSettings.load()
+    settings.name, settings.welcome_bonus = "Sakura", Decimal(100)
+    settings.save()
+    for position, (name, percent, threshold) in enumerate(SAKURA_TIERS):
+        Tier.objects.create(name=name, position=position, cashback_percent=percent,
+                            max_redeem_percent=50, min_total_spent=threshold)
+    branch = Branch.objects.create(name="Bench")
+    WebhookEndpoint.objects.create(event=WebhookEvent.OPERATION,
+                                   url="http://127.0.0.1:9/webhook-receiver")
+    phones = [f"+7916{1000000 + i:07d}" for i in range(customers)]
+    made = [customer_get_or_create_by_phone(phone=phone)[0] for phone in phones]
+    if referrals:
+        # Sakura's referral program: 50 points once, then 5 % / 1 % / 1 % up three circles; each
+        # customer invited by the one a third of his number (a tree about five generations deep).
+        from referrals.services import referral_inviter_set, referral_program_set
+
+        referral_program_set(first_purchase_bonus=Decimal(50),
+                             levels_percent=[Decimal(5), Decimal(1), Decimal(1)])
+        for index, customer in enumerate(made[1:], start=1):
+            referral_inviter_set(customer=customer, inviter=made[index // 3])
+    credentials = api_key_create(name="bench", branch=branch).credentials
+    from django.db import connections
+
+    connections.close_all()
+    return credentials, phones
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_load(clients: int, total: int, one_request) -> dict:
+    """``clients`` threads share ``total`` requests; returns rate and latency percentiles (ms)."""
+    per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(index: int) -> None:
+        state = {}
+        barrier.wait()
+        for n in range(per_client[index]):
+            started = time.perf_counter()
+            ok = one_request(state, index, n)
+            latencies[index].append((time.perf_counter() - started) * 1000)
+            failures[index] += 0 if ok else 1
+        state.get("close", lambda: None)()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    flat = [x for row in latencies for x in row]
+    return {"clients": clients, "requests": len(flat), "failures": sum(failures),
+            "seconds": elapsed, "per_second": len(flat) / elapsed,
+            "p50": statistics.median(flat), "p99": percentile(flat, 0.99)}
+
+
+def api_request_factory(port: int, credentials: str, phones: list[str]):
+    auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+    def one(state: dict, index: int, n: int) -> bool:
+        conn = state.get("conn")
+        if conn is None:
+            conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            state["close"] = conn.close
+        total = 100 + (index * 7919 + n * 104729) % 4900
+        body = json.dumps({
+            "nonce": str(uuid.uuid4()),
+            "participant": {"phone": phones[(index * 1009 + n * 31) % len(phones)]},
+            "cashier": {"externalId": f"till-{index}", "name": "Bench"},
+            "receipt": {"total": total, "cash": total, "points": 0, "number": f"{index}-{n}"},
+        })
+        try:
+            conn.request("POST", "/partner/v2/operations", body=body, headers={
+                "Authorization": auth, "Content-Type": "application/json",
+                "Accept": "application/json", "X-Origin-Request-Id": str(uuid.uuid4())})
+            response = conn.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            state.pop("conn", None)
+            return False
+
+    return one
+
+
+def tags_request_factory(port: int, credentials: str):
+    """A baseline: the lightest authenticated endpoint (GET /tags: the key and one query)."""
+    auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+    def one(state: dict, index: int, n: int) -> bool:
+        conn = state.get("conn")
+        if conn is None:
+            conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            state["close"] = conn.close
+        try:
+            conn.request("GET", "/partner/v2/tags", headers={"Authorization": auth})
+            response = conn.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            state.pop("conn", None)
+            return False
+
+    return one
+
+
+def raw_request_factory(database_url: str, phones: list[str]):
+    """The same sale as plain SQL statements in one transaction per sale."""
+    import psycopg
+
+    def one(state: dict, index: int, n: int) -> bool:
+        conn = state.get("conn")
+        if conn is None:
+            conn = state["conn"] = psycopg.connect(database_url, autocommit=True)
+            state["close"] = conn.close
+            state["issued"] = conn.execute(
+                "SELECT id FROM loyalty_account WHERE customer_id IS NULL AND kind = 'issued'"
+            ).fetchone()[0]
+            state["endpoint"] = conn.execute(
+                "SELECT id FROM partner_webhookendpoint WHERE event = 'operation'").fetchone()[0]
+            state["branch"] = conn.execute("SELECT id FROM loyalty_branch LIMIT 1").fetchone()[0]
+        total = Decimal(100 + (index * 7919 + n * 104729) % 4900)
+        phone = phones[(index * 1009 + n * 31) % len(phones)]
+        request_id = f"raw:{uuid.uuid4()}"
+        with conn.transaction():
+            customer_id, percent, spent = conn.execute(
+                "SELECT c.id, COALESCE(t.cashback_percent, 0), c.total_spent FROM loyalty_customer c "
+                "LEFT JOIN loyalty_tier t ON t.id = c.tier_id WHERE c.phone = %s", (phone,)
+            ).fetchone()
+            accounts = conn.execute(
+                "SELECT id, kind, balance FROM loyalty_account WHERE customer_id = %s "
+                "ORDER BY id FOR NO KEY UPDATE", (customer_id,)).fetchall()
+            available = next(a for a in accounts if a[1] == "available")
+            if conn.execute("SELECT 1 FROM loyalty_operation WHERE request_id = %s",
+                            (request_id,)).fetchone():
+                return True
+            cashback = (total * percent / 100).quantize(Decimal("0.01"))
+            operation_id = conn.execute(
+                "INSERT INTO loyalty_operation (kind, state, created_at, customer_id, branch_id, "
+                "cashier_external_id, cashier_name, total, excluded_total, unredeemable_total, "
+                "points, cash, cashback, cashback_percent, refunded_total, balance_after, "
+                "receipt_number, request_id, comment) VALUES ('purchase', 'NORMAL', now(), %s, %s, "
+                "%s, 'Bench', %s, 0, 0, 0, %s, %s, %s, 0, %s, %s, %s, '') RETURNING id",
+                (customer_id, state["branch"], f"till-{index}", total, total, cashback, percent,
+                 available[2] + cashback, f"{index}-{n}", request_id)).fetchone()[0]
+            if cashback > 0:
+                conn.execute(
+                    "INSERT INTO loyalty_entry (operation_id, kind, source_id, destination_id, "
+                    "amount, created_at) VALUES (%s, 'cashback', %s, %s, %s, now())",
+                    (operation_id, state["issued"], available[0], cashback))
+                conn.execute("UPDATE loyalty_account SET balance = %s WHERE id = %s",
+                             (available[2] + cashback, available[0]))
+            conn.execute(
+                "UPDATE loyalty_customer SET total_spent = %s, purchase_count = purchase_count + 1, "
+                "last_purchase_at = now() WHERE id = %s", (spent + total, customer_id))
+            conn.execute(
+                "INSERT INTO partner_webhookdelivery (endpoint_id, event, payload, request_id, "
+                "status, attempt_count, next_attempt_at, created_at) VALUES (%s, 'operation', %s, "
+                "%s, 'pending', 0, now(), now())",
+                (state["endpoint"], json.dumps({"id": operation_id}), uuid.uuid4()))
+        return True
+
+    return one
+
+
+def process_tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds used so far by ``root_pid`` and its children (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
+
+
+def wait_until_up(port: int, credentials: str, seconds: float = 60) -> None:
+    auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/partner/v2/settings", headers={"Authorization": auth})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("gunicorn did not come up")
+
+
+def line(label: str, result: dict) -> str:
+    cpu = (f", gunicorn CPU {result['server_cpu_ms']:.1f} ms/sale"
+           if "server_cpu_ms" in result else "")
+    return (f"{label:<26} clients={result['clients']:>3}  {result['per_second']:8.0f} sales/s  "
+            f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
+            f"({result['requests']} in {result['seconds']:.1f} s, {result['failures']} failed{cpu})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--requests", type=int, default=1600, help="sales per run")
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--no-referrals", action="store_true",
+                        help="leave the referral program off (the raw-SQL sale pays no referral)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time GET /tags (key + one query): what the machine gives DRF")
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a PostgreSQL database (it is dropped and recreated)")
+
+    if not args.port:
+        with socket.socket() as probe:  # a free loopback port (others may be serving on 8000...)
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
+    database_recreate(database_url)
+    credentials, phones = setup(database_url, args.customers, referrals=not args.no_referrals)
+    results = []
+    gunicorn = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+         f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
+         "--worker-class", "gthread", "--backlog", "256", "--log-level", "warning"],
+        cwd=ROOT, env=server_env(database_url),
+    )
+    try:
+        wait_until_up(args.port, credentials)
+        api = api_request_factory(args.port, credentials, phones)
+        run_load(8, 200, api)  # warm up every worker's connections and code paths
+        for clients in args.clients:
+            cpu_before = process_tree_cpu_seconds(gunicorn.pid)
+            result = run_load(clients, args.requests, api)
+            result["server_cpu_ms"] = (process_tree_cpu_seconds(gunicorn.pid) - cpu_before) \
+                * 1000 / result["requests"]
+            results.append(("API (gunicorn, DRF)", result))
+        if args.baseline:
+            tags = tags_request_factory(args.port, credentials)
+            for clients in args.clients:
+                results.append(("baseline GET /tags", run_load(clients, args.requests, tags)))
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+    raw = raw_request_factory(database_url, phones)
+    for clients in args.clients:
+        results.append(("raw SQL (psycopg)", run_load(clients, args.requests, raw)))
+
+    from loyalty.ledger_check import ledger_verify
+
+    ledger_ok = ledger_verify().ok
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads; cores: {os.cpu_count()}; "
+          f"load average at the end: {load:.1f}")
+    for label, result in results:
+        print(line(label, result))
+    by_clients = {}
+    for label, result in results:
+        if not label.startswith("baseline"):
+            by_clients.setdefault(result["clients"], {})[label.split()[0]] = result["per_second"]
+    for clients, rates in by_clients.items():
+        if "API" in rates and "raw" in rates:
+            print(f"clients={clients}: API is {rates['API'] / rates['raw']:.0%} of raw SQL")
+    print(f"ledger consistent after both runs: {ledger_ok}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Webhooks: the outbox row, the signed POST, the retries.
+
+``delivery_enqueue`` writes a ``WebhookDelivery`` in the caller's transaction and queues the send
+on commit, so a webhook exists exactly when what it reports does. ``delivery_send`` claims a due
+delivery (a short lease, so two workers never post it at once), posts it signed as the reference
+describes, records the attempt and, on failure, sets the next attempt by ``BACKOFF``: a receiver
+that is down for hours still gets every event, in the end once ``200`` comes back.
+"""
+
+import hashlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    DeliveryStatus,
+    PartnerSettings,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+# Pauses after the 1st, 2nd... failed attempt: 1 min up to 8 h, about 16 hours in all.
+BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240, 480)]
+MAX_ATTEMPTS = len(BACKOFF) + 1
+# The reference's receivers must answer within 5 seconds.
+TIMEOUT_SECONDS = 5
+# While one worker posts a delivery, others leave it alone this long.
+LEASE = timedelta(seconds=60)
+
+
+def signature(*, request_id: str, timestamp: str, company_id: int | str, key: str) -> str:
+    """md5(X-Request-Id + X-Timestamp + company id + key), hex: the reference's ``X-Signature``."""
+    text = f"{request_id}{timestamp}{company_id}{key}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def timestamp_format(moment: datetime) -> str:
+    """``2018-10-22T13:52:46,769Z``: the spelling of the reference's webhook example."""
+    utc = moment.astimezone(timezone.get_fixed_timezone(0))
+    return utc.strftime("%Y-%m-%dT%H:%M:%S,") + f"{utc.microsecond // 1000:03d}Z"
+
+
+# Which events have an active endpoint, per process for a few seconds: every sale asks, and the
+# answer changes a few times a year. Saving or deleting an endpoint clears it in this process;
+# another process sees the change within PROGRAM_CACHE_SECONDS (endpoints are switched off, not
+# deleted, in Admin, so a cached id always still exists).
+_endpoints_lock = threading.Lock()
+_endpoints: tuple[float, dict[str, int]] | None = None
+
+
+def endpoint_ids_active() -> dict[str, int]:
+    global _endpoints
+    ttl = getattr(settings, "PROGRAM_CACHE_SECONDS", 5)
+    now = time.monotonic()
+    cached = _endpoints
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    ids = dict(WebhookEndpoint.objects.filter(is_active=True).values_list("event", "pk"))
+    with _endpoints_lock:
+        _endpoints = (now, ids)
+    return ids
+
+
+def endpoint_cache_clear(**_kwargs) -> None:
+    global _endpoints
+    with _endpoints_lock:
+        _endpoints = None
+
+
+def delivery_enqueue(*, event: str, payload: Callable[[], dict]) -> WebhookDelivery | None:
+    """Write the outbox row for ``event`` (no row, and no query, when no endpoint listens).
+
+    ``payload`` is called only when an endpoint listens. Runs inside the caller's transaction;
+    the send is queued only when it commits.
+    """
+    endpoint_id = endpoint_ids_active().get(event)
+    if endpoint_id is None:
+        return None
+    delivery = WebhookDelivery.objects.create(
+        endpoint_id=endpoint_id, event=event, payload=payload(), request_id=uuid.uuid4(),
+        next_attempt_at=timezone.now(),
+    )
+    from .tasks import webhook_send
+
+    transaction.on_commit(lambda: webhook_send.delay(delivery.pk))
+    return delivery
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    return bool(
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + LEASE)
+    )
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - the owner's configured http(s) URL
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{type(exc).__name__}: {reason}"[:500]
+
+
+def delivery_send(*, delivery_id: int, now: datetime | None = None) -> WebhookAttempt | None:
+    """Post one due delivery once; None when it is not due, done, or another worker has it."""
+    now = now or timezone.now()
+    if not _claim(delivery_id, now):
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    stamp = timestamp_format(now)
+    request_id = str(delivery.request_id)
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": "loyalty-platform-webhooks/1",
+        "X-Request-Id": request_id,
+        "X-Timestamp": stamp,
+        "X-Signature": signature(request_id=request_id, timestamp=stamp,
+                                 company_id=PartnerSettings.load().company_id,
+                                 key=endpoint.signing_key),
+    }
+    body = json.dumps(delivery.payload, ensure_ascii=False).encode()
+    started = time.monotonic()
+    status_code, error = _post(endpoint.url, body, headers) if endpoint.is_active else (
+        None, "webhook switched off")
+    duration = int((time.monotonic() - started) * 1000)
+    attempt = WebhookAttempt.objects.create(
+        delivery=delivery, started_at=now, timestamp=stamp, status_code=status_code,
+        error=error, duration_ms=duration,
+    )
+    delivery.attempt_count += 1
+    if attempt.ok:
+        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, timezone.now()
+    elif delivery.attempt_count >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED
+    else:
+        delivery.next_attempt_at = now + BACKOFF[delivery.attempt_count - 1]
+    delivery.save(update_fields=["attempt_count", "status", "delivered_at", "next_attempt_at"])
+    if delivery.status == DeliveryStatus.PENDING and not settings.CELERY_TASK_ALWAYS_EAGER:
+        from .tasks import webhook_send
+
+        webhook_send.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
+    return attempt
+
+
+def deliveries_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Pending deliveries whose time has come (the sweep's safety net for lost queue messages)."""
+    now = now or timezone.now()
+    return list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,245 @@
+"""Webhooks: outbox row in the sale's transaction, signed POST after commit, retries, attempts.
+
+The receiver is a stub ``http.server`` on 127.0.0.1 (no outside network).
+"""
+
+import hashlib
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from loyalty.services import customer_register
+from partner import webhooks
+from partner.models import (
+    DeliveryStatus,
+    PartnerSettings,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    def __init__(self):
+        self.requests, self.status = [], 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), json.loads(body)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api/v2/events/operation"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    stub = Receiver()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def endpoint(db, receiver):
+    return WebhookEndpoint.objects.create(event=WebhookEvent.OPERATION, url=receiver.url,
+                                          signing_key="secret-key")
+
+
+def sale(phone="+79160000001", **extra):
+    return {"participant": {"phone": phone}, "receipt": {"total": 100, "cash": 100, "points": 0},
+            **extra}
+
+
+def test_the_signature_is_the_reference_example():
+    # the reference: echo -n 'bf7d…b3' '2018-10-22T13:52:46,769Z' '123456' 'ZWY5…Cg==' | md5sum
+    assert webhooks.signature(
+        request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b3", timestamp="2018-10-22T13:52:46,769Z",
+        company_id=123456, key="ZWY5ZmI4ZjQtNTgxMC00M2M3LWE2YTYtZGVhMDRmZTAwNzQxCg==",
+    ) == "dc8d4416d3e01a40fd10f1c7bf3f4754"
+
+
+def test_a_sale_is_posted_signed_after_commit(api, tiers, endpoint, receiver, on_commit):
+    # when a sale is made through the API
+    with on_commit(execute=True) as callbacks:
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+        # then nothing has been posted before commit
+        assert receiver.requests == []
+    assert len(callbacks) == 1
+    # then after commit the receiver got the operation, signed as the reference describes
+    [(headers, body)] = receiver.requests
+    assert body == created
+    company = PartnerSettings.load().company_id
+    expected = hashlib.md5(
+        f"{headers['X-Request-Id']}{headers['X-Timestamp']}{company}secret-key".encode(),
+        usedforsecurity=False,
+    ).hexdigest()
+    assert headers["X-Signature"] == expected
+    assert "," in headers["X-Timestamp"] and headers["X-Timestamp"].endswith("Z")
+    delivery = WebhookDelivery.objects.get()
+    assert str(delivery.request_id) == headers["X-Request-Id"]
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempt_count == 1
+    assert WebhookAttempt.objects.get().status_code == 200
+
+
+def test_a_sale_from_the_till_is_posted_too(tiers, branch, endpoint, receiver, on_commit):
+    from loyalty.services import purchase_create
+    from tests.factories import customer_create
+
+    with on_commit(execute=True):
+        purchase_create(customer=customer_create(), branch=branch, total=10)
+    assert len(receiver.requests) == 1 and receiver.requests[0][1]["action"] == "PURCHASE"
+
+
+def test_a_refund_is_posted_as_a_reversal(api, tiers, endpoint, receiver, on_commit):
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    with on_commit(execute=True):
+        api.post(f"/partner/v2/operations/{created['id']}/refund", {}, format="json")
+    assert [body["state"] for _h, body in receiver.requests] == ["NORMAL", "REVERSAL"]
+    assert receiver.requests[1][1]["origin"] == {"id": created["id"]}
+
+
+def test_a_refused_sale_leaves_no_webhook(api, tiers, endpoint, receiver, on_commit):
+    with on_commit(execute=True):
+        response = api.post("/partner/v2/operations", sale(receipt={
+            "total": 100, "cash": 0, "points": 100}), format="json")
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists() and receiver.requests == []
+
+
+def test_no_endpoint_no_outbox_row(api, tiers, on_commit):
+    with on_commit(execute=True):
+        api.post("/partner/v2/operations", sale(), format="json")
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_switched_off_endpoint_gets_nothing(api, tiers, endpoint, receiver, on_commit):
+    WebhookEndpoint.objects.update(is_active=False)
+    with on_commit(execute=True):
+        api.post("/partner/v2/operations", sale(), format="json")
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_registration_is_posted_as_a_new_participant(receiver, tiers, on_commit):
+    WebhookEndpoint.objects.create(event=WebhookEvent.PARTICIPANT, url=receiver.url)
+    with on_commit(execute=True):
+        customer = customer_register(phone="+79160000077", name="Ivan")
+    [(_headers, body)] = receiver.requests
+    assert body["id"] == customer.pk and body["displayName"] == "Ivan"
+    assert body["phone"] == "+79160000077" and body["membershipTier"]["name"] == "Base"
+
+
+def test_a_receiver_down_for_an_hour_still_gets_the_event(api, tiers, endpoint, receiver, on_commit):
+    # given the receiver answers 503 for the first hour
+    receiver.status = 503
+    with on_commit(execute=True):
+        api.post("/partner/v2/operations", sale(), format="json")
+    delivery = WebhookDelivery.objects.get()
+    start = delivery.created_at
+    # when the minute-by-minute sweep runs through that hour
+    for minute in range(0, 61):
+        now = start + timedelta(minutes=minute, seconds=1)
+        for delivery_id in webhooks.deliveries_due(now=now):
+            webhooks.delivery_send(delivery_id=delivery_id, now=now)
+    delivery.refresh_from_db()
+    failed_so_far = delivery.attempt_count
+    assert delivery.status == DeliveryStatus.PENDING and failed_so_far == 5  # 0, 1, 6, 21, 51 min
+    # and the receiver is back after the hour
+    receiver.status = 200
+    for minute in range(61, 180):
+        now = start + timedelta(minutes=minute, seconds=1)
+        for delivery_id in webhooks.deliveries_due(now=now):
+            webhooks.delivery_send(delivery_id=delivery_id, now=now)
+    # then it got the event, once, and every attempt is on record
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert [a.status_code for a in delivery.attempts.order_by("started_at")] == [503] * 5 + [200]
+    assert len(receiver.requests) == 6 and len({h["X-Request-Id"] for h, _b in receiver.requests}) == 1
+
+
+def test_an_unreachable_receiver_is_recorded_and_given_up_after_the_last_attempt(tiers, on_commit):
+    endpoint = WebhookEndpoint.objects.create(event=WebhookEvent.OPERATION,
+                                              url="http://127.0.0.1:9/nothing-listens-here")
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="operation", payload={},
+                                              request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b3",
+                                              next_attempt_at=timezone.now())
+    now = timezone.now()
+    for _ in range(webhooks.MAX_ATTEMPTS + 2):
+        webhooks.delivery_send(delivery_id=delivery.pk, now=now)
+        now += timedelta(days=1)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempts.count() == webhooks.MAX_ATTEMPTS
+    assert all(a.status_code is None and a.error for a in delivery.attempts.all())
+
+
+def test_a_delivery_being_sent_is_not_sent_again_by_another_worker(endpoint, receiver):
+    receiver.status = 500
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="operation", payload={},
+                                              request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b4",
+                                              next_attempt_at=timezone.now())
+    now = timezone.now()
+    assert webhooks.delivery_send(delivery_id=delivery.pk, now=now) is not None
+    assert webhooks.delivery_send(delivery_id=delivery.pk, now=now) is None
+    assert len(receiver.requests) == 1
+
+
+def test_the_retry_sweep_is_scheduled_in_beat(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from partner.tasks import RETRY_TASK_NAME
+
+    assert PeriodicTask.objects.get(name=RETRY_TASK_NAME).task == "partner.webhooks_retry_due"
+
+
+def test_the_sweep_task_sends_what_is_due(endpoint, receiver):
+    from partner.tasks import webhooks_retry_due
+
+    WebhookDelivery.objects.create(endpoint=endpoint, event="operation", payload={"a": 1},
+                                   request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b5",
+                                   next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert webhooks_retry_due() == 1
+    assert receiver.requests[0][1] == {"a": 1}
+
+
+def test_a_listened_sale_costs_one_more_statement_the_outbox_row(tiers, branch, endpoint):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.services import purchase_create
+    from tests.factories import customer_create
+
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=10)  # warm caches
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    webhooks.endpoint_cache_clear()
+    purchase_create(customer=customer, branch=branch, total=10)  # "nobody listens" cached
+    with CaptureQueriesContext(connection) as quiet:
+        purchase_create(customer=customer, branch=branch, total=10)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=True)
+    webhooks.endpoint_cache_clear()
+    purchase_create(customer=customer, branch=branch, total=10)  # endpoint ids cached again
+    with CaptureQueriesContext(connection) as listened:
+        purchase_create(customer=customer, branch=branch, total=10)
+    assert len(listened) == len(quiet) + 1
+    assert not any("partner_" in q["sql"] for q in quiet.captured_queries)
+    assert sum("partner_" in q["sql"] for q in listened.captured_queries) == 1
