@@ -237,7 +237,7 @@ def _purchase_create(
     customer_id = customer.pk
     extensions = purchase_extensions()
     others = [pk for ext in extensions for pk in ext.customers_to_lock(customer)]
-    locked = customer_accounts_lock(customer_ids=[customer_id, *others])
+    locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others)
     accounts = locked[customer_id]
     replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
     if replayed is not None:
@@ -380,7 +380,8 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
         .exclude(destination__customer__merged_into_id=customer_id)
         .values_list("pk", "kind", "amount", "destination__customer_id")
     )
-    locked = customer_accounts_lock(customer_ids=[customer_id, *{r[3] for r in rewards}])
+    locked = customer_accounts_lock(customer_ids=[customer_id],
+                                    credited_ids={r[3] for r in rewards})
     accounts = locked[customer_id]
     replayed = Operation.objects.filter(request_id=request_id).first() if request_id else None
     if replayed is not None:
