@@ -16,6 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.exceptions import CertificateNotActive
+from campaigns.models import Certificate
+from campaigns.selectors import certificate_find
 from loyalty.exceptions import (
     CustomerBlocked,
     CustomerNotFound,
@@ -33,12 +36,14 @@ from loyalty.services import (
     purchase_create,
     purchase_refund,
 )
+from loyalty.services.certificates import certificate_check
 from referrals.services import referral_program_get
 
 from . import presenters, selectors, serializers
 from .authentication import HasApiKey, PartnerKeyAuthentication
 from .errors import (
     BadHeader,
+    CertificateNeedsCustomer,
     InvalidChecksum,
     OneIdentifierRequired,
     PaymentCodeNotFound,
@@ -111,26 +116,48 @@ PAGE_PARAMS = [
 
 @dataclass(frozen=True)
 class Who:
-    """Who a request names: by ``phone`` (may be a number never seen) or by ``uid``."""
+    """Who a request names: by ``phone`` (may be a number never seen), by ``uid``, or by the
+    ``code`` of a certificate (its owner); ``certificate_code`` is the certificate that pays."""
 
-    via: str  # "phone" | "uid"
+    via: str  # "phone" | "uid" | "code"
     phone: str = ""
     customer: Customer | None = None
+    certificate_code: str | None = None
 
     @property
     def may_redeem_by_rule(self) -> bool:
         return self.via != "uid"
 
 
-def _identify(*, code: str | None, phone: str | None, uid: str | None, lookup_phone) -> Who:
-    given = [(name, value.strip()) for name, value in (("code", code), ("phone", phone), ("uid", uid))
-             if value and value.strip()]
-    if len(given) != 1:
-        raise OneIdentifierRequired()
-    via, value = given[0]
-    if via == "code":
-        # Payment codes come with the customer card feature; until then no code is valid.
+def _certificate_found(code: str) -> Certificate:
+    """The certificate a ``code`` names, or ``notFound`` (payment codes are not issued yet, so a
+    code that is no certificate is an invalid payment code)."""
+    certificate = certificate_find(code=code)
+    if certificate is None:
         raise PaymentCodeNotFound()
+    return certificate
+
+
+def _identify(*, code: str | None, phone: str | None, uid: str | None, lookup_phone) -> Who:
+    """Exactly one of ``code``/``phone``/``uid`` — except that a certificate's ``code`` may come
+    with one participant identifier (the certificate then pays for that customer's sale)."""
+    code = code.strip() if code and code.strip() else None
+    given = [(name, value.strip()) for name, value in (("phone", phone), ("uid", uid))
+             if value and value.strip()]
+    if len(given) > 1 or (code is None and not given):
+        raise OneIdentifierRequired()
+    if code is not None:
+        if given and certificate_find(code=code) is None:
+            raise OneIdentifierRequired()  # a payment code and a participant: two customers
+        certificate = _certificate_found(code)
+        if not given:
+            if certificate.customer_id is None:
+                raise CertificateNeedsCustomer()
+            customer = selectors.customer_get(customer_id=certificate.customer_id)
+            return Who(via="code", customer=customer, certificate_code=certificate.code)
+        who = _identify(code=None, phone=phone, uid=uid, lookup_phone=lookup_phone)
+        return replace(who, certificate_code=certificate.code)
+    via, value = given[0]
     if via == "uid":
         customer = selectors.customer_get_by_uid(uid=value)
         if customer is None:
@@ -144,12 +171,14 @@ def _calculate(who: Who, *, program: BusinessSettings, total, excluded, unredeem
     """``purchase_calculate`` with the API's rules: a uid never redeems, a phone only if allowed."""
     if who.customer is not None and who.customer.is_blocked:
         raise CustomerBlocked()
-    may_redeem = who.may_redeem_by_rule and (who.via != "phone" or program.redeem_by_phone)
+    # A certificate's code is no payment code: the customer's own points follow the phone rule.
+    may_redeem = who.may_redeem_by_rule and program.redeem_by_phone
     if points is not None and points > 0 and not may_redeem:
         raise WithdrawNotPermitted() if who.via == "uid" else RedeemByPhoneDisabled()
     calc = purchase_calculate(
         customer=who.customer, total=total, excluded_total=excluded or ZERO,
         unredeemable_total=unredeemable or ZERO, points=points if may_redeem else ZERO,
+        certificate_code=who.certificate_code,
     )
     if not may_redeem:
         calc = replace(calc, max_points=ZERO)
@@ -201,7 +230,8 @@ class CustomerFindApi(PartnerView):
     @extend_schema(
         operation_id="customers_find", summary="Find customer", tags=["Customers"],
         parameters=[
-            OpenApiParameter("code", str, description="Payment code."),
+            OpenApiParameter("code", str, description="Payment code, or a certificate's code "
+                             "(`type: CERTIFICATE`)."),
             OpenApiParameter("phone", str, description="Phone number, E.164 (`%2b79123456789`)."),
             OpenApiParameter("uid", str, description="Customer uid."),
             OpenApiParameter("exchangeCode", bool, description="Exchange the payment code for a "
@@ -217,14 +247,33 @@ class CustomerFindApi(PartnerView):
             "code": {"type": "string", "nullable": True},
             "type": ref("PurchaseTokenAction"),
             "purchase": {"allOf": [ref("PurchaseCalc")], "nullable": True},
+            "certificate": {"type": "object", "description": "Ours: the certificate a `code` "
+                            "named (`type: CERTIFICATE`).", "properties": {
+                                "code": {"type": "string"}, "points": {"type": "number"},
+                                "maxScoresDiscount": {"type": "number"},
+                                "validUntil": {"type": "string", "format": "date"},
+                                "customerId": {"type": "integer", "nullable": True}}},
         }}, **ERRORS},
     )
     def get(self, request):
         q = self.query(serializers.FindIn)
-        who = _identify(code=q.get("code"), phone=q.get("phone"), uid=q.get("uid"),
-                        lookup_phone=lambda phone: selectors.customer_get_by_phone(phone=phone))
-        if who.customer is None:
-            raise CustomerNotFound()
+        code_only = bool((q.get("code") or "").strip()) and not any(
+            (q.get(name) or "").strip() for name in ("phone", "uid"))
+        if code_only:
+            # A certificate's code finds its owner; a gift certificate (nobody's) finds no one.
+            found = _certificate_found(q["code"])
+            who = Who(via="code", certificate_code=found.code, customer=(
+                selectors.customer_get(customer_id=found.customer_id) if found.customer_id else None))
+        else:
+            who = _identify(code=q.get("code"), phone=q.get("phone"), uid=q.get("uid"),
+                            lookup_phone=lambda phone: selectors.customer_get_by_phone(phone=phone))
+            if who.customer is None:
+                raise CustomerNotFound()
+        certificate = None
+        if who.certificate_code:
+            # Used, cancelled, expired or not yet valid: the reference's "code expired" (notFound).
+            certificate = certificate_check(code=who.certificate_code, customer=who.customer,
+                                            lock=False)
         program = program_get().settings
         purchase = None
         if q.get("total") is not None:
@@ -232,8 +281,13 @@ class CustomerFindApi(PartnerView):
                 who, program=program, total=q["total"], excluded=q.get("skipLoyaltyTotal"),
                 unredeemable=q.get("unredeemableTotal"), points=None,
             ))
-        return Response({"user": presenters.customer_out(who.customer, program=program),
-                         "code": None, "purchase": purchase})
+        body = {"code": None, "purchase": purchase}
+        if who.customer is not None:
+            body["user"] = presenters.customer_out(who.customer, program=program)
+        if certificate is not None:
+            body["type"] = "CERTIFICATE"
+            body["certificate"] = presenters.certificate_out(certificate)
+        return Response(body)
 
 
 def _customer_or_404(customer_id: int) -> Customer:
@@ -339,12 +393,38 @@ class OperationListApi(PartnerView):
         key = request.auth
         participant = data.get("participant") or {}
         who = _identify(code=data.get("code"), phone=participant.get("phone"),
-                        uid=participant.get("uid"), lookup_phone=lambda phone: None)
+                        uid=participant.get("uid"), lookup_phone=(
+                            (lambda phone: selectors.customer_get_by_phone(phone=phone))
+                            if data.get("code") else (lambda phone: None)))
         receipt = data["receipt"]
-        if receipt["cash"] != receipt["total"] - receipt["points"]:
-            raise InvalidChecksum(expected=receipt["total"] - receipt["points"])
         if who.via == "uid" and receipt["points"] > 0:
             raise WithdrawNotPermitted()
+        request_id = request_id_for(
+            api_key_id=key.pk,
+            client_key=data.get("nonce") or request.headers.get("X-Origin-Request-Id"),
+        )
+        # A retried certificate sale is answered by the service from the first one (the
+        # certificate is used by then, the balance may have moved): no checks before it.
+        replaying = bool(who.certificate_code) and selectors.operation_request_exists(
+            request_id=request_id)
+        certificate_points = ZERO
+        if who.certificate_code and not replaying:
+            # The certificate pays its share on top of ``points``: cash = total − points − that.
+            try:
+                certificate_points = purchase_calculate(
+                    customer=who.customer, total=receipt["total"],
+                    excluded_total=receipt.get("skipLoyaltyTotal") or ZERO,
+                    unredeemable_total=receipt.get("unredeemableTotal") or ZERO,
+                    points=receipt["points"], certificate_code=who.certificate_code,
+                ).certificate_points
+            except CertificateNotActive:
+                # The first attempt committed meanwhile: used by this very sale.
+                if not selectors.operation_request_exists(request_id=request_id):
+                    raise
+                replaying = True
+        expected = receipt["total"] - receipt["points"] - certificate_points
+        if not replaying and receipt["cash"] != expected:
+            raise InvalidChecksum(expected=expected)
         customer = who.customer
         if customer is None:
             # A sale to a number nobody registered yet accrues to that number.
@@ -355,12 +435,9 @@ class OperationListApi(PartnerView):
             excluded_total=receipt.get("skipLoyaltyTotal") or ZERO,
             unredeemable_total=receipt.get("unredeemableTotal") or ZERO,
             points=receipt["points"], receipt_number=receipt.get("number") or "",
-            request_id=request_id_for(
-                api_key_id=key.pk,
-                client_key=data.get("nonce") or request.headers.get("X-Origin-Request-Id"),
-            ),
-            cashier_external_id=cashier.get("external_id", ""),
+            request_id=request_id, cashier_external_id=cashier.get("external_id", ""),
             cashier_name=cashier.get("name") or "",
+            certificate_code=who.certificate_code,
         )
         if data.get("tags") is not None and not result.replayed:
             customer_tags_set(customer=customer, tag_ids=data["tags"])
@@ -369,7 +446,8 @@ class OperationListApi(PartnerView):
         if operation is None:
             operation = selectors.operation_just_written(operation_id=result.operation_id,
                                                          branch=key.branch)
-        return Response(presenters.operation_out(operation))
+        return Response(presenters.operation_out(operation,
+                                                 certificate_points=result.certificate_points))
 
 
 class OperationDetailApi(PartnerView):

@@ -16,11 +16,12 @@ from loyalty.exceptions import LoyaltyError
 
 
 class InvalidChecksum(LoyaltyError):
-    """``total``, ``cash`` and ``points`` of a receipt do not add up (cash ≠ total − points)."""
+    """``total``, ``cash`` and ``points`` of a receipt do not add up (cash ≠ total − points − the
+    points a certificate pays)."""
 
     code = "invalidChecksum"
     default_message = _("The receipt's total, cash and points do not agree: cash must be "
-                        "total − points (%(expected)s).")
+                        "total − points − certificate points (%(expected)s).")
 
 
 class WithdrawNotPermitted(LoyaltyError):
@@ -42,6 +43,18 @@ class PaymentCodeNotFound(LoyaltyError):
     code = "notFound"
     status = 404
     default_message = _("The payment code is not valid or has expired; ask for a new code.")
+
+
+class CertificateNeedsCustomer(LoyaltyError):
+    """A gift certificate (nobody's) sent alone to a sale or a calculation: whose sale is it?"""
+
+    default_message = _("This certificate belongs to nobody yet: send participant.phone or "
+                        "participant.uid with the code.")
+
+
+# Refusals of the services that the reference answers with another code: a used, cancelled or
+# expired certificate is what the reference calls an "invalid code or code expired" (404 notFound).
+_API_CODES = {"certificateNotActive": ("notFound", 404)}
 
 
 class TagNotFound(LoyaltyError):
@@ -100,7 +113,8 @@ def partner_exception_handler(exc, context):
     """Every error of the Partner API, in the reference's shape; None (a 500) only for bugs."""
     if isinstance(exc, LoyaltyError):
         errors = [] if exc.code == "badRequest" else None
-        return Response(error_body(exc.code, str(exc), errors), status=exc.status)
+        code, status = _API_CODES.get(exc.code, (exc.code, exc.status))
+        return Response(error_body(code, str(exc), errors), status=status)
     if isinstance(exc, drf.ValidationError):
         return Response(
             error_body("badRequest", _("The request is not valid."), _flatten(exc.detail)), status=400

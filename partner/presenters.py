@@ -162,8 +162,12 @@ def tag_out(tag) -> dict:
 
 
 def calc_out(calc: PurchaseCalculation) -> dict:
-    """``PurchaseCalc``. No discount policy here (points only), no certificates yet."""
+    """``PurchaseCalc``. No discount policy here (points only). ``points`` are the customer's own;
+    a certificate pays ``certificatePoints`` on top, so ``cash = total − points −
+    certificatePoints``."""
     pct = money(calc.points * HUNDRED / calc.total) if calc.total else ZERO
+    net = calc.points + calc.certificate_points
+    net_pct = money(net * HUNDRED / calc.total) if calc.total else ZERO
     return {
         "maxPoints": num(calc.max_points),
         "total": num(calc.total),
@@ -173,9 +177,9 @@ def calc_out(calc: PurchaseCalculation) -> dict:
         "discountPercent": 0.0,
         "points": num(calc.points),
         "pointsPercent": num(pct),
-        "netDiscount": num(calc.points),
-        "netDiscountPercent": num(pct),
-        "certificatePoints": 0.0,
+        "netDiscount": num(net),
+        "netDiscountPercent": num(net_pct),
+        "certificatePoints": num(calc.certificate_points),
         "cash": num(calc.cash),
         "cashTotal": num(calc.cash),
         "cashBack": num(calc.cashback),
@@ -183,12 +187,29 @@ def calc_out(calc: PurchaseCalculation) -> dict:
     }
 
 
-def operation_out(operation: Operation) -> dict:
+def certificate_out(certificate) -> dict:
+    """Ours (the reference has no certificate object): the certificate a ``code`` named."""
+    return {"code": certificate.code, "points": num(certificate.points),
+            "maxScoresDiscount": num(certificate.max_redeem_percent),
+            "validUntil": certificate.valid_until.isoformat(),
+            "customerId": certificate.customer_id}
+
+
+def operation_out(operation: Operation, *, certificate_points: Decimal | None = None) -> dict:
     """``Operation`` (a ``PurchaseOperation``): a sale or a refund (state ``REVERSAL``).
 
     ``points`` is signed from the customer's side: a sale shows the points it redeemed as a
-    negative number, a refund the points it gave back as a positive one.
+    negative number, a refund the points it gave back as a positive one. A sale paid in part by a
+    certificate shows the certificate's points apart, in ``certificatePoints`` (null without
+    one); ``certificate_points`` is that figure when the caller knows it, else the selectors'
+    ``certificate_points_used`` annotation is read. A refund never gives a certificate's share
+    back, so its ``certificatePoints`` is null.
     """
+    if certificate_points is None:
+        certificate_points = getattr(operation, "certificate_points_used", None)
+    if operation.kind != OperationKind.PURCHASE or not certificate_points:
+        certificate_points = None
+    own_points = operation.points - (certificate_points or ZERO)
     customer = operation.customer
     customer_info = {"id": customer.pk, "uid": str(customer.uid), "displayName": customer.name}
     tier = tier_of(customer)
@@ -200,8 +221,8 @@ def operation_out(operation: Operation) -> dict:
         "action": "PURCHASE",
         "state": operation.state,
         "customer": customer_info,
-        "points": num(-operation.points if operation.kind == OperationKind.PURCHASE else operation.points),
-        "certificatePoints": None,
+        "points": num(-own_points if operation.kind == OperationKind.PURCHASE else own_points),
+        "certificatePoints": None if certificate_points is None else num(certificate_points),
         "receiptNumber": operation.receipt_number or None,
         "origin": {"id": operation.origin_id} if operation.origin_id else None,
         "total": num(operation.total),

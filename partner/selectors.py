@@ -4,7 +4,7 @@ import base64
 import binascii
 import uuid
 
-from django.db.models import Count, DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from loyalty.models import (
@@ -115,9 +115,10 @@ def customer_page(*, limit: int, offset: int = 0, cursor: str | None = None) -> 
 
 
 def _operations() -> QuerySet:
+    """Sales and refunds, with ``certificate_points_used``: what a certificate paid (or None)."""
     return Operation.objects.select_related("customer__tier", "branch", "cashier").filter(
         kind__in=API_OPERATION_KINDS
-    )
+    ).annotate(certificate_points_used=F("certificate__used_points"))
 
 
 def operation_get(*, operation_id: int) -> Operation | None:
@@ -125,6 +126,11 @@ def operation_get(*, operation_id: int) -> Operation | None:
     if not 0 < operation_id <= MAX_ID:
         return None
     return _operations().filter(pk=operation_id).first()
+
+
+def operation_request_exists(*, request_id: str | None) -> bool:
+    """Whether an operation was already written for this request id (a retried sale)."""
+    return bool(request_id) and Operation.objects.filter(request_id=request_id).exists()
 
 
 def operation_just_written(*, operation_id: int, branch) -> Operation:
