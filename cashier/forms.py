@@ -12,6 +12,14 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.exceptions import (
+    CertificateNotActive,
+    CertificateNotApplicable,
+    CertificateNotFound,
+    CertificateNotYours,
+    ReviewAlreadyRewarded,
+    ReviewPlatformUnknown,
+)
 from loyalty.exceptions import (
     AlreadyRegistered,
     InsufficientPoints,
@@ -35,6 +43,12 @@ ERROR_FIELDS: dict[type[LoyaltyError], str] = {
     InvalidPhone: "phone",
     AlreadyRegistered: "phone",
     RefundExceedsPurchase: "amount",
+    CertificateNotFound: "certificate_code",
+    CertificateNotActive: "certificate_code",
+    CertificateNotYours: "certificate_code",
+    CertificateNotApplicable: "certificate_code",
+    ReviewAlreadyRewarded: "platform",
+    ReviewPlatformUnknown: "platform",
 }
 
 
@@ -111,6 +125,10 @@ class SaleForm(forms.Form):
         label=_("Receipt number"), required=False, max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+    certificate_code = forms.CharField(
+        label=_("Certificate code"), required=False, max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
     request_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, receipt_number_required: bool = False, **kwargs) -> None:
@@ -125,6 +143,9 @@ class SaleForm(forms.Form):
 
     def clean_excluded_total(self) -> Decimal | None:
         return _amount(self, "excluded_total", required=False)
+
+    def clean_certificate_code(self) -> str:
+        return "".join(self.cleaned_data.get("certificate_code", "").split()).upper()
 
     def clean_points(self) -> Decimal | None:
         return _amount(self, "points", required=False)
@@ -175,6 +196,19 @@ class RegisterForm(forms.Form):
                 return data
             data["inviter"] = raw
         return data
+
+
+class ReviewForm(forms.Form):
+    """"Left a review": one of the review campaign's platforms and, optionally, the link."""
+
+    platform = forms.ChoiceField(label=_("Platform"))
+    link = forms.URLField(label=_("Link to the review"), required=False, max_length=500,
+                          assume_scheme="https",
+                          widget=forms.URLInput(attrs={"autocomplete": "off"}))
+
+    def __init__(self, *args, platforms: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["platform"].choices = [(p, p) for p in platforms]
 
 
 class RefundForm(forms.Form):

@@ -6,13 +6,15 @@ the till is the most used page and must stay fast with tens of thousands of cust
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.functions import Reverse
+from django.utils import timezone
 
+from campaigns.models import CampaignSettings, Certificate, CertificateStatus
 from loyalty.models import (
     Account,
     AccountKind,
@@ -24,6 +26,7 @@ from loyalty.models import (
 )
 from loyalty.money import ZERO
 from loyalty.phones import try_normalize_phone
+from loyalty.services.certificates import certificate_points_of
 
 SEARCH_LIMIT = 8
 MIN_SUFFIX_DIGITS = 4
@@ -132,6 +135,49 @@ def customer_recent_operations(*, customer: Customer, limit: int = 5) -> list[Op
         .filter(customer=customer, kind__in=[OperationKind.PURCHASE, OperationKind.REFUND])
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def customer_active_certificates(*, customer: Customer, limit: int = 10) -> list[Certificate]:
+    """The customer's certificates he may present today, soonest to expire first; one query."""
+    today = timezone.localdate()
+    return list(
+        Certificate.objects.filter(customer=customer, status=CertificateStatus.ACTIVE,
+                                   valid_from__lte=today, valid_until__gte=today)
+        .order_by("valid_until", "pk")[:limit]
+    )
+
+
+def campaign_settings_get() -> CampaignSettings:
+    """The campaigns' settings (their defaults while the row is not saved yet); one query, never a
+    write, so the panel's query count does not depend on whether the owner saved them."""
+    return CampaignSettings.objects.filter(pk=1).first() or CampaignSettings(pk=1)
+
+
+def birthday_near(*, birthday: date | None, today: date, days_before: int,
+                  days_after: int) -> bool:
+    """True when ``today`` is within ``days_before`` a birthday through ``days_after`` it (a 29
+    February birthday counts on 28 February in other years, as the birthday campaign does)."""
+    if birthday is None:
+        return False
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            day = birthday.replace(year=year)
+        except ValueError:
+            day = date(year, 2, 28)
+        if day - timedelta(days=days_before) <= today <= day + timedelta(days=days_after):
+            return True
+    return False
+
+
+def operation_certificate_points(*, operation: Operation) -> Decimal:
+    """The points a certificate paid in this sale (0 without one); one query."""
+    return certificate_points_of(operation_id=operation.pk)
+
+
+def till_sale_replayed(*, customer: Customer, request_id: str) -> Operation | None:
+    """The sale already recorded under this till request id (a second click), else None."""
+    return Operation.objects.filter(request_id=request_id, customer=customer,
+                                    kind=OperationKind.PURCHASE).first()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<int:customer_id>/", views.customer, name="customer"),
     path("customers/<int:customer_id>/calc/", views.calc, name="calc"),
     path("customers/<int:customer_id>/sell/", views.sell, name="sell"),
+    path("customers/<int:customer_id>/review/", views.review, name="review"),
     path("phone/", views.sell_to_phone, name="sell_to_phone"),
     path("register/", views.register, name="register"),
     path("shift/", views.shift, name="shift"),

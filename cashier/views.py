@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from campaigns.exceptions import CertificateNotApplicable
+from campaigns.services.reviews import review_mark
 from loyalty.exceptions import CustomerBlocked, LoyaltyError, RedeemByPhoneDisabled
 from loyalty.models import BusinessSettings, Customer, OperationKind
 from loyalty.money import ZERO
@@ -30,6 +32,7 @@ from loyalty.services import (
     purchase_create,
     purchase_refund,
 )
+from loyalty.services.certificates import certificate_check
 from loyalty.services.purchases import PurchaseCalculation, calculate
 from referrals.services import referral_link
 
@@ -37,6 +40,7 @@ from . import selectors
 from .forms import (
     RefundForm,
     RegisterForm,
+    ReviewForm,
     SaleForm,
     SearchForm,
     TillLoginForm,
@@ -112,10 +116,15 @@ def _panel(request: HttpRequest, template: str, context: dict | None = None, *,
 
 
 def _sale_context(request: HttpRequest, customer: Customer, *, program: BusinessSettings,
-                  form: SaleForm | None = None, calc: PurchaseCalculation | None = None) -> dict:
+                  form: SaleForm | None = None, calc: PurchaseCalculation | None = None,
+                  review_form: ReviewForm | None = None) -> dict:
     if form is None:
         form = SaleForm(initial={"request_id": new_request_id()},
                         receipt_number_required=program.receipt_number_required)
+    campaigns = selectors.campaign_settings_get()
+    platforms = list(campaigns.review_platforms or []) if campaigns.review_points > 0 else []
+    if review_form is None and platforms:
+        review_form = ReviewForm(platforms=platforms)
     return {
         "customer": customer,
         "program": program,
@@ -123,6 +132,11 @@ def _sale_context(request: HttpRequest, customer: Customer, *, program: Business
         "calc": calc,
         "phone_masked": mask_phone(customer.phone),
         "recent": selectors.customer_recent_operations(customer=customer),
+        "certificates": selectors.customer_active_certificates(customer=customer),
+        "birthday_near": campaigns.birthday_points > 0 and selectors.birthday_near(
+            birthday=customer.birthday, today=timezone.localdate(),
+            days_before=campaigns.birthday_days_before, days_after=campaigns.birthday_valid_days),
+        "review_form": review_form,
     }
 
 
@@ -138,7 +152,8 @@ def _calculate(form: SaleForm, customer: Customer, program: BusinessSettings
     """The sale's numbers for a valid form, or None with the reason put on the form.
 
     Points follow the maximum until the cashier edits them; with redemption by phone switched
-    off they default to none.
+    off they default to none. A certificate code is checked (without a lock: the sale checks it
+    again under its lock) and pays its share first.
     """
     if not form.is_valid():
         return None
@@ -151,10 +166,19 @@ def _calculate(form: SaleForm, customer: Customer, program: BusinessSettings
             if points:
                 raise RedeemByPhoneDisabled()
             points = ZERO
-        return calculate(
+        terms = {}
+        if data["certificate_code"]:
+            certificate = certificate_check(code=data["certificate_code"], customer=customer,
+                                            lock=False)
+            terms = {"certificate_points": certificate.points,
+                     "certificate_max_percent": certificate.max_redeem_percent}
+        calc = calculate(
             tier=customer.tier, balance=customer.spendable, total=data["total"],
-            excluded_total=data["excluded_total"] or ZERO, points=points,
+            excluded_total=data["excluded_total"] or ZERO, points=points, **terms,
         )
+        if terms and calc.certificate_points <= 0:
+            raise CertificateNotApplicable()
+        return calc
     except LoyaltyError as error:
         form_add_loyalty_error(form, error)
         return None
@@ -170,8 +194,8 @@ def till(request: HttpRequest) -> HttpResponse:
                                                    branch=request.branch)
         if operation is not None and operation.kind == OperationKind.PURCHASE:
             return _panel(request, "cashier/_receipt.html", {
-                "operation": operation,
-                "pending": operation.entries.filter(release_at__isnull=False).exists(),
+                "operation": operation, "pending": _pending(operation),
+                "certificate_points": selectors.operation_certificate_points(operation=operation),
             })
     return _panel(request, "cashier/_start.html")
 
@@ -231,6 +255,13 @@ def sell(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer_or_404(customer_id)
     program = program_get().settings
     form = SaleForm(request.POST, receipt_number_required=program.receipt_number_required)
+    if form.is_valid():
+        # A second click after the first one went through: its certificate is used by now, so
+        # the calculation would refuse it; show the first sale's receipt instead.
+        replayed = selectors.till_sale_replayed(
+            customer=customer, request_id=f"till:{form.cleaned_data['request_id']}")
+        if replayed is not None:
+            return _receipt_panel(request, replayed.pk, pending=_pending(replayed), replayed=True)
     calc = _calculate(form, customer, program)
     if calc is not None:
         staff = request.staff_member
@@ -242,20 +273,55 @@ def sell(request: HttpRequest, customer_id: int) -> HttpResponse:
                 request_id=f"till:{form.cleaned_data['request_id']}",
                 cashier_external_id=staff.external_id,
                 cashier_name=request.user.get_full_name() or request.user.get_username(),
+                certificate_code=form.cleaned_data["certificate_code"] or None,
             )
         except LoyaltyError as error:
             form_add_loyalty_error(form, error)
         else:
-            if not _is_htmx(request):
-                return redirect(f"{reverse('cashier:till')}?receipt={receipt.operation_id}")
-            operation = selectors.branch_operation_get(operation_id=receipt.operation_id,
-                                                       branch=request.branch)
-            return _panel(request, "cashier/_receipt.html", {
-                "operation": operation, "pending": receipt.pending, "replayed": receipt.replayed,
-                "search_form": SearchForm(), "reset_search": True,
-            }, push=f"{reverse('cashier:till')}?receipt={receipt.operation_id}")
+            return _receipt_panel(request, receipt.operation_id, pending=receipt.pending,
+                                  replayed=receipt.replayed)
     return _panel(request, "cashier/_customer.html",
                   _sale_context(request, customer, program=program, form=form, calc=calc))
+
+
+def _pending(operation) -> bool:
+    return operation.entries.filter(release_at__isnull=False).exists()
+
+
+def _receipt_panel(request: HttpRequest, operation_id: int, *, pending: bool,
+                   replayed: bool) -> HttpResponse:
+    if not _is_htmx(request):
+        return redirect(f"{reverse('cashier:till')}?receipt={operation_id}")
+    operation = selectors.branch_operation_get(operation_id=operation_id, branch=request.branch)
+    return _panel(request, "cashier/_receipt.html", {
+        "operation": operation, "pending": pending, "replayed": replayed,
+        "certificate_points": selectors.operation_certificate_points(operation=operation),
+        "search_form": SearchForm(), "reset_search": True,
+    }, push=f"{reverse('cashier:till')}?receipt={operation_id}")
+
+
+@require_POST
+@till_view
+def review(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """"Left a review": reward it as the review campaign says, once per platform."""
+    customer = _customer_or_404(customer_id)
+    campaigns = selectors.campaign_settings_get()
+    form = ReviewForm(request.POST, platforms=list(campaigns.review_platforms or []))
+    if form.is_valid():
+        try:
+            review_mark(customer=customer, platform=form.cleaned_data["platform"],
+                        link=form.cleaned_data["link"], marked_by=request.user)
+        except LoyaltyError as error:
+            form_add_loyalty_error(form, error)
+        else:
+            notice = _("The review on %(platform)s is recorded and rewarded.") % {
+                "platform": form.cleaned_data["platform"]}
+            if not _is_htmx(request):
+                return redirect("cashier:customer", customer.pk)
+            return customer_panel(request, _customer_or_404(customer.pk), notice=notice)
+    program = program_get().settings
+    return _panel(request, "cashier/_customer.html",
+                  _sale_context(request, customer, program=program, review_form=form))
 
 
 @require_POST

@@ -115,12 +115,13 @@ def test_the_lookup_runs_a_fixed_number_of_queries_whatever_the_history(
 
     # then finding either of them and calculating a bill costs the same queries. Each request:
     # session, user, branch binding; the search adds his accounts with him and his tier (one
-    # query), latest operations (5); the calculation: accounts with customer (4). The program's
+    # query), latest operations (5), active certificates (6), campaign settings (7); the
+    # calculation: accounts with customer (4). The program's
     # settings come from the per-process cache (loyalty.program_cache), warm here.
     program_get()
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         lookup("8 900 111-00-01")
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         lookup("8 900 111-00-02")
     assert newcomer.pk != regular.pk
 

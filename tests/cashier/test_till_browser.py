@@ -265,3 +265,48 @@ def test_a_sale_whose_answer_is_lost_is_not_recorded_twice_on_retry(page, live_s
     page.get_by_role("heading", name=re.compile("This sale was already recorded")).wait_for()
     assert trouble.is_hidden()
     assert Operation.objects.filter(kind="purchase").count() == 1
+
+
+def test_a_certificate_from_the_panel_pays_its_share_and_a_review_is_marked_once(
+        page, live_server, shop):
+    from campaigns.models import CertificateStatus
+    from tests.campaigns.factories import campaign_set, certificate_make
+
+    # given Anna's birthday certificate (500 points, at most 20% of a bill) and a review campaign
+    gift = certificate_make(points=500, customer=shop, max_redeem_percent=20)
+    campaign_set(review_points=D(200), review_platforms=["2GIS", "Yandex Maps"])
+    log_in(page, live_server, "olga")
+    page.locator("#id_q").type("9001234567")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Anna Smirnova").wait_for()
+
+    # when the cashier clicks the certificate in her panel and types the bill
+    page.get_by_role("button", name=gift.code).click()
+    assert page.get_by_label("Certificate code").input_value() == gift.code
+    page.get_by_label("Bill total").type("1000")
+    page.get_by_test_id("calc-certificate").wait_for()
+    # then the certificate pays its 20%, her points the tier's 30%, the rest is money
+    assert page.get_by_test_id("calc-certificate").inner_text() == "200"
+    page.wait_for_function("document.querySelector('[data-testid=calc-cash]').innerText === '500'")
+    shot(page, "17-certificate-calculated")
+    page.get_by_role("button", name="Confirm sale").click()
+    page.get_by_role("heading", name=re.compile("Sale recorded")).wait_for()
+    assert page.get_by_test_id("receipt-certificate").inner_text() == "200"
+    assert page.get_by_test_id("receipt-cash").inner_text() == "500"
+    gift.refresh_from_db()
+    assert gift.status == CertificateStatus.USED
+
+    # and "Left a review" on 2GIS is rewarded once; a second mark is refused in plain words
+    page.locator("#id_q").type("4567")
+    page.locator("#first-result").wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Left a review").wait_for()
+    page.get_by_label("Platform").select_option("2GIS")
+    page.get_by_role("button", name="Record the review").click()
+    page.locator(".notice").wait_for()
+    assert "The review on 2GIS is recorded and rewarded." in page.locator(".notice").inner_text()
+    page.get_by_label("Platform").select_option("2GIS")
+    page.get_by_role("button", name="Record the review").click()
+    page.locator(".review .error").wait_for()
+    assert "already rewarded for a review on 2GIS" in page.locator(".review .error").inner_text()
+    shot(page, "18-review-refused")
