@@ -1,10 +1,8 @@
 """Locking and idempotency on real PostgreSQL: threads with their own connections."""
 
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 
 from loyalty.exceptions import InsufficientPoints
 from loyalty.ledger_check import ledger_verify
@@ -17,29 +15,9 @@ from loyalty.services import (
     purchase_refund,
 )
 from tests.factories import BranchFactory, TierFactory, customer_create
+from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(n, target):
-    results, errors = [], []
-    barrier = threading.Barrier(n)
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 """Retries racing each other on real PostgreSQL: threads with their own connections."""
 
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from loyalty.ledger_check import ledger_verify
@@ -13,29 +11,9 @@ from loyalty.selectors import customer_balances
 from partner.services import api_key_create
 from tests.factories import BranchFactory, TierFactory
 from tests.partner.conftest import basic
+from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(n, target):
-    results, errors = [], []
-    barrier = threading.Barrier(n)
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
 
 
 def test_twenty_concurrent_retries_of_one_nonce_make_one_operation():
