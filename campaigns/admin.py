@@ -6,13 +6,14 @@ save transaction; a broadcast is sent by an admin action after a preview of its 
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin import ReadOnlyAdmin, messages
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Customer
 from loyalty.phones import try_normalize_phone
@@ -208,19 +209,8 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
     list_filter = ["kind", "language"]
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Notification)
-class NotificationAdmin(ReadOnly):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "customer", "kind", "status", "channel", "attempts", "sent_at",
                     "error"]
     list_filter = ["status", "kind", "channel"]
@@ -230,6 +220,6 @@ class NotificationAdmin(ReadOnly):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(ReadOnly):
+class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["job", "as_of", "touched", "finished_at"]
     list_filter = ["job"]
