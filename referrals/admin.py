@@ -41,7 +41,8 @@ class TierInvitesInline(admin.TabularInline):
     model = TierInvites
     extra = 0
     fields = ["tier", "min_effective_invites"]
-    verbose_name_plural = _("Tiers by invites (saved, not applied yet: tiers follow the total spent)")
+    verbose_name_plural = _("Tiers also reached by friends who bought (customers move at their "
+                            "next sale, a friend's first purchase or the nightly tiers job)")
 
 
 @admin.register(ReferralProgram)

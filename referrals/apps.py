@@ -7,14 +7,24 @@ class ReferralsConfig(AppConfig):
     verbose_name = _("Referrals")
 
     def ready(self) -> None:
-        from loyalty.extensions import purchase_extension_register
+        from django.db.models.signals import post_delete, post_save
+
+        from loyalty.extensions import purchase_extension_register, tier_rule_register
         from loyalty.program import SECTION_HANDLERS
 
         from .extension import referral_rewards
+        from .models import TierInvites
         from .program import referral_section_apply, referral_section_dump, referral_section_validate
+        from .tiers import invite_tiers, tier_invites_changed
 
-        # Rewards are paid inside each sale; the program file's ``referral:`` section is ours.
+        # Rewards are paid inside each sale; tiers may also be reached by friends who bought; the
+        # program file's ``referral:`` section is ours.
         purchase_extension_register(referral_rewards)
+        tier_rule_register(invite_tiers)
+        post_save.connect(tier_invites_changed, sender=TierInvites,
+                          dispatch_uid="referrals_tier_invites_saved")
+        post_delete.connect(tier_invites_changed, sender=TierInvites,
+                            dispatch_uid="referrals_tier_invites_deleted")
         SECTION_HANDLERS["referral"] = (
             referral_section_validate, referral_section_apply, referral_section_dump,
         )

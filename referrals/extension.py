@@ -5,8 +5,10 @@ the configured depth together with its level's percent and the first-purchase bo
 locks their accounts with the buyer's, in primary-key order. ``moves`` then needs no read of its
 own: it credits each ancestor ``percent`` % of the buyer's cash part of the eligible amount (the
 cashback base: eligible total − points), rounded half-up, plus the bonus to the inviter on the
-buyer's first purchase, as one ``EntryKind.REFERRAL`` credit per ancestor. Nothing else is
-written: the ledger entries are the record (``referrals.selectors`` finds each one's level through
+buyer's first purchase, as one ``EntryKind.REFERRAL`` credit per ancestor. On that first purchase
+it also raises the inviter's tier when tiers are given for friends who bought (``referrals.tiers``;
+the inviter is locked for it even when his level pays nothing). Nothing else is written: the
+ledger entries are the record (``referrals.selectors`` finds each one's level through
 the closure table, which never changes under a paid reward, see ``referrals.services``). A refund
 needs nothing from here either: ``purchase_refund`` reverses these entries in proportion.
 
@@ -30,7 +32,8 @@ from loyalty.services.ledger import Move
 from loyalty.services.purchases import credit_moves
 
 from .exceptions import ReferralTreeChanged
-from .models import ReferralAncestor, ReferralLevel, ReferralProgram
+from .models import ReferralAncestor, ReferralLevel, ReferralProgram, TierInvites
+from .tiers import inviter_tier_raise
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,11 @@ def _ancestors_sql() -> str:
     # Written by hand: this is the sale's hot path, where building the same query through the ORM
     # (subqueries, annotations) cost several times its execution. Table names come from the
     # models; the only value is a parameter.
-    ancestor, level, program = (m._meta.db_table for m in
-                                (ReferralAncestor, ReferralLevel, ReferralProgram))
+    ancestor, level, program, tier_invites = (
+        m._meta.db_table for m in (ReferralAncestor, ReferralLevel, ReferralProgram, TierInvites)
+    )
+    # The inviter (depth 1) is also locked when tiers are given for invites: a friend's first
+    # purchase may raise his tier (see referrals.tiers).
     return f"""
         SELECT a.ancestor_id, a.depth, COALESCE(l.percent, 0), COALESCE(p.first_purchase_bonus, 0)
         FROM {ancestor} a
@@ -55,7 +61,8 @@ def _ancestors_sql() -> str:
         LEFT JOIN {program} p ON p.id = 1
         WHERE a.descendant_id = %s
           AND a.depth <= COALESCE((SELECT MAX(level) FROM {level}), 1)
-          AND (l.percent > 0 OR (a.depth = 1 AND p.first_purchase_bonus > 0))
+          AND (l.percent > 0 OR (a.depth = 1 AND (p.first_purchase_bonus > 0
+                                                  OR EXISTS (SELECT 1 FROM {tier_invites}))))
         ORDER BY a.depth
     """  # noqa: S608 - table names from our models' _meta, no user input in the text
 
@@ -64,7 +71,7 @@ def ancestors_for_reward(*, customer_id: int) -> list[Ancestor]:
     """Ancestors a purchase of ``customer_id`` rewards, nearest first. One query: an index range
     scan of the closure table (descendant, depth) up to the deepest configured level, with each
     level's percent and the first-purchase bonus joined in. Levels paying 0% are left out (nothing
-    to credit, no account to lock)."""
+    to credit, no account to lock), except the inviter when tiers are given for invites."""
     with connection.cursor() as cursor:
         cursor.execute(_ancestors_sql(), [customer_id])
         rows = cursor.fetchall()
@@ -103,6 +110,9 @@ class ReferralRewards:
             accounts = context.accounts.get(ancestor.customer_id)
             if accounts is None:
                 raise ReferralTreeChanged()
+            if ancestor.level == 1 and context.first_purchase:
+                # This purchase makes the invite effective: the inviter may reach a tier by it.
+                inviter_tier_raise(inviter=accounts.customer)
             if accounts.customer.is_blocked:
                 continue  # the owner stopped points for him; the other levels are still paid
             amount = percent_of(base, ancestor.percent)

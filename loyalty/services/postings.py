@@ -238,17 +238,23 @@ def points_grant_bulk(*, rows_sql: str, params: list, operation_kind: str, entry
 
 
 def customers_tier_review(*, tiers: list) -> int:
-    """Give every customer whose tier is not pinned the tier his total spent earns, in one UPDATE
-    (one pass over the customers). ``tiers``: every tier. Returns the customers moved."""
-    from django.db.models import Case, Value, When
+    """Give every customer whose tier is not pinned the tier his total spent earns, or a higher
+    one a tier rule gives him (``loyalty.extensions.tier_rules``), in one UPDATE (one pass over
+    the customers). ``tiers``: every tier. Returns the customers moved."""
+    from django.db.models import Case, Q, Value, When
 
+    from ..extensions import tier_rules
     from ..models import Customer
+    from .customers import tier_rank
 
-    ordered = sorted(tiers, key=lambda t: t.min_total_spent, reverse=True)
+    ordered = sorted(tiers, key=tier_rank, reverse=True)
     if not ordered:
         return 0
-    earned = Case(*[When(total_spent__gte=t.min_total_spent, then=Value(t.pk)) for t in ordered],
-                  default=Value(None))
+    reached = {t.pk: Q(total_spent__gte=t.min_total_spent) for t in ordered}
+    for rule in tier_rules():
+        for tier_id, condition in rule.tier_conditions(ordered).items():
+            reached[tier_id] = reached[tier_id] | condition
+    earned = Case(*[When(reached[t.pk], then=Value(t.pk)) for t in ordered], default=Value(None))
     with transaction.atomic():
         return (Customer.objects.filter(tier_pinned=False).exclude(tier_id=earned)
                 .update(tier_id=earned))
