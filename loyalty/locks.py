@@ -20,28 +20,30 @@ class CustomerAccounts:
 
     customer: Customer
     available: Account
-    pending: Account | None  # None for a customer locked only to be credited or debited
-    held: Account | None
+    pending: Account | None  # always locked (credited customers too: deferred rewards)
+    held: Account | None  # None for a customer locked only to be credited or debited
     debt: Account
 
 
 def customer_accounts_lock(
     *, customer_ids: Iterable[int], credited_ids: Iterable[int] = ()
 ) -> dict[int, CustomerAccounts]:
-    """Lock every account of ``customer_ids``, and the spendable and debt accounts of
-    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors), in pk
-    order, and return them by customer id.
+    """Lock every account of ``customer_ids``, and the spendable, pending and debt accounts of
+    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors, whose
+    rewards are pending when the program defers points), in pk order, and return them by
+    customer id.
 
     Must run inside ``transaction.atomic``; the locks last until that transaction ends. One query
     whatever the number of customers; the customer row comes along (not locked). His tier is read
-    from ``loyalty.program_cache`` by the callers that need it. Locking two rows instead of four
+    from ``loyalty.program_cache`` by the callers that need it. Locking three rows instead of four
     per credited customer keeps a sale up a long chain nearly as cheap as one without.
     """
     full = set(customer_ids)
     partial = set(credited_ids) - full
     condition = Q(customer_id__in=full)
     if partial:
-        condition |= Q(customer_id__in=partial, kind__in=[AccountKind.AVAILABLE, AccountKind.DEBT])
+        condition |= Q(customer_id__in=partial, kind__in=[AccountKind.AVAILABLE, AccountKind.PENDING,
+                                                          AccountKind.DEBT])
     rows = (
         Account.objects.select_related("customer")
         .filter(condition)

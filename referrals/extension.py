@@ -10,7 +10,10 @@ it also raises the inviter's tier when tiers are given for friends who bought (`
 the inviter is locked for it even when his level pays nothing). Nothing else is written: the
 ledger entries are the record (``referrals.selectors`` finds each one's level through
 the closure table, which never changes under a paid reward, see ``referrals.services``). A refund
-needs nothing from here either: ``purchase_refund`` reverses these entries in proportion.
+needs nothing from here either: ``purchase_refund`` reverses these entries in proportion. When the
+program defers points (``accrual_delay_days``), the rewards go to each ancestor's pending points
+with the same release time as the buyer's cashback (``loyalty.locks`` locks credited customers'
+pending accounts for it), released by the nightly ``deferred`` job.
 
 The chain is read before the locks. It can change in between only if the owner re-links someone in
 it whose subtree has not bought yet, i.e. only before the buyer's first purchase; so on a first
@@ -21,6 +24,7 @@ purchase ``moves`` reads the chain again under the locks (one query) and refuses
 import functools
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -28,6 +32,7 @@ from django.db import connection
 from loyalty.extensions import PurchaseContext
 from loyalty.models import Customer, EntryKind
 from loyalty.money import money, percent_of
+from loyalty.program_cache import program_get
 from loyalty.services.ledger import Move
 from loyalty.services.purchases import credit_moves
 
@@ -105,6 +110,10 @@ class ReferralRewards:
             return []
         calc = context.calculation
         base = calc.eligible_total - calc.points
+        # Deferred like the buyer's cashback when the program defers points: pending until the
+        # nightly ``deferred`` job; a refund within the delay cancels them from pending.
+        delay = program_get().settings.accrual_delay_days
+        release_at = context.operation.created_at + timedelta(days=delay) if delay else None
         moves: list[Move] = []
         for ancestor in chain:
             accounts = context.accounts.get(ancestor.customer_id)
@@ -121,7 +130,8 @@ class ReferralRewards:
             # One credit per ancestor (bonus and percent together): credit_moves reads the
             # balances as they were before this sale, so it must see each customer once.
             if amount > 0:
-                moves += credit_moves(accounts, amount, kind=EntryKind.REFERRAL)
+                moves += credit_moves(accounts, amount, kind=EntryKind.REFERRAL,
+                                      release_at=release_at)
         return moves
 
 

@@ -121,9 +121,9 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
     """Move pending points whose ``release_at`` is before ``due_before`` to spendable points.
 
     Per customer: released = min(pending balance, due credits − what refunds of those sales took
-    back from pending − what was released before), so a refund within the delay cancels held
-    points instead of letting them be released, and a second run releases nothing. Returns the
-    number of customers touched.
+    back from pending (cashback, or a referral reward of a friend's sale) − what was released
+    before), so a refund within the delay cancels held points instead of letting them be released,
+    and a second run releases nothing. Returns the number of customers touched.
 
     Entries are found through indexed, selective keys only (the pending account as destination,
     the customer's operations, a refund's origin): the source side of most entries is the one
@@ -157,13 +157,14 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
                       AND e.source_id = p.account_id)
                  - (SELECT COALESCE(SUM(x.amount), 0) FROM loyalty_entry x
                     JOIN loyalty_operation r ON r.id = x.operation_id
-                    WHERE x.source_id = p.account_id AND x.kind = %s AND r.origin_id IN (
+                    WHERE x.source_id = p.account_id AND x.kind IN (%s, %s) AND r.origin_id IN (
                         SELECT e.operation_id FROM loyalty_entry e
                         WHERE e.destination_id = p.account_id AND {due})) AS due
             FROM bulk_release_locked p
             JOIN bulk_release_locked v ON v.customer_id = p.customer_id AND v.kind = %s
             WHERE p.kind = %s""",
-              [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
+              [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL,
+               EntryKind.REWARD_REVERSAL, due_before,
                AccountKind.AVAILABLE, AccountKind.PENDING])
         _temp(cursor, "bulk_release", """
             SELECT customer_id, pending_id, available_id, available_balance,
