@@ -11,6 +11,7 @@ class ReferralsConfig(AppConfig):
 
         from loyalty.extensions import purchase_extension_register, tier_rule_register
         from loyalty.program import SECTION_HANDLERS
+        from loyalty.roles import manager_models_register
 
         from .extension import referral_rewards
         from .models import TierInvites
@@ -21,6 +22,13 @@ class ReferralsConfig(AppConfig):
         # program file's ``referral:`` section is ours.
         purchase_extension_register(referral_rewards)
         tier_rule_register(invite_tiers)
+        # A Manager sees the program, the tree and its statistics, and corrects a customer's
+        # inviter (as he edits customers); the program's settings stay the Owner's.
+        manager_models_register("referrals", {
+            "view": ["referralprogram", "referrallevel", "tierinvites", "referral",
+                     "referralmember", "referralcode"],
+            "change": ["referralmember"],
+        })
         post_save.connect(tier_invites_changed, sender=TierInvites,
                           dispatch_uid="referrals_tier_invites_saved")
         post_delete.connect(tier_invites_changed, sender=TierInvites,
