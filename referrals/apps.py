@@ -10,9 +10,11 @@ class ReferralsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from loyalty.extensions import purchase_extension_register, tier_rule_register
+        from loyalty.management.commands.seeddemo import demo_step_register
         from loyalty.program import SECTION_HANDLERS
         from loyalty.roles import manager_models_register
 
+        from .demo import referral_demo
         from .extension import referral_rewards
         from .models import TierInvites
         from .program import referral_section_apply, referral_section_dump, referral_section_validate
@@ -21,6 +23,7 @@ class ReferralsConfig(AppConfig):
         # Rewards are paid inside each sale; tiers may also be reached by friends who bought; the
         # program file's ``referral:`` section is ours.
         purchase_extension_register(referral_rewards)
+        demo_step_register(referral_demo)  # seeddemo's customers invite each other
         tier_rule_register(invite_tiers)
         # A Manager sees the program, the tree and its statistics, and corrects a customer's
         # inviter (as he edits customers); the program's settings stay the Owner's.
