@@ -8,9 +8,11 @@ row locks; there the IMMEDIATE transaction mode serialises writers instead.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from . import rows
 from .models import Account, AccountKind, Customer
 
 
@@ -37,33 +39,60 @@ def customer_accounts_lock(
     whatever the number of customers; the customer row comes along (not locked). His tier is read
     from ``loyalty.program_cache`` by the callers that need it. Locking three rows instead of four
     per credited customer keeps a sale up a long chain nearly as cheap as one without.
+
+    Hand-written SQL (``loyalty.rows``): every sale runs it, and composing it through the ORM cost
+    more than PostgreSQL needs to execute it. Same statement as
+    ``Account.objects.select_related("customer").filter(...).order_by("pk")
+    .select_for_update(of=("self",), no_key=True)``.
     """
-    full = set(customer_ids)
-    partial = set(credited_ids) - full
-    condition = Q(customer_id__in=full)
-    if partial:
-        condition |= Q(customer_id__in=partial, kind__in=[AccountKind.AVAILABLE, AccountKind.PENDING,
-                                                          AccountKind.DEBT])
-    rows = (
-        Account.objects.select_related("customer")
-        .filter(condition)
-        .order_by("pk")
-        .select_for_update(of=("self",), no_key=True)
-    )
+    full = sorted(set(customer_ids))
+    partial = sorted(set(credited_ids) - set(full))
+    if not full and not partial:
+        return {}
+    sql = _lock_sql(len(full), len(partial), rows.db().vendor)
+    params = ([*full, *partial, AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT]
+              if partial else full)
+    split = len(rows.concrete_fields(Account))
     grouped: dict[int, dict[str, Account]] = {}
-    for account in rows:
+    customers: dict[int, Customer] = {}
+    for row in rows.fetch(sql, params):
+        account = rows.instance(Account, row[:split])
+        customer = customers.get(account.customer_id)
+        if customer is None:
+            customer = customers[account.customer_id] = rows.instance(Customer, row[split:])
+        account._state.fields_cache["customer"] = customer
         grouped.setdefault(account.customer_id, {})[account.kind] = account
     result = {}
     for customer_id, by_kind in grouped.items():
-        any_account = next(iter(by_kind.values()))
         result[customer_id] = CustomerAccounts(
-            customer=any_account.customer,
+            customer=customers[customer_id],
             available=by_kind[AccountKind.AVAILABLE],
             pending=by_kind.get(AccountKind.PENDING),
             held=by_kind.get(AccountKind.HELD),
             debt=by_kind[AccountKind.DEBT],
         )
     return result
+
+
+@cache
+def _lock_sql(full: int, partial: int, vendor: str) -> str:
+    q = rows.quote
+    marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
+    where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
+    if partial:
+        where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
+                 f" AND a.{q('kind')} IN (%s, %s, %s)))")
+    sql = (
+        f"SELECT {rows.columns(Account, 'a')}, {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
+        f" FROM {q(Account._meta.db_table)} a"
+        f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
+        f" WHERE {where} ORDER BY a.{q('id')}"
+    )
+    features = rows.db().features
+    if features.has_select_for_update:
+        sql += (" FOR NO KEY UPDATE OF a" if features.has_select_for_no_key_update
+                else " FOR UPDATE OF a")
+    return sql
 
 
 def accounts_lock(*, accounts: QuerySet[Account]) -> list[int]:

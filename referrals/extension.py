@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import connection
-
 from loyalty.extensions import PurchaseContext
 from loyalty.models import Customer, EntryKind
 from loyalty.money import money, percent_of
 from loyalty.program_cache import program_get
+from loyalty.rows import fetch
 from loyalty.services.ledger import Move
 from loyalty.services.purchases import credit_moves
 
@@ -77,9 +76,7 @@ def ancestors_for_reward(*, customer_id: int) -> list[Ancestor]:
     scan of the closure table (descendant, depth) up to the deepest configured level, with each
     level's percent and the first-purchase bonus joined in. Levels paying 0% are left out (nothing
     to credit, no account to lock), except the inviter when tiers are given for invites."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ancestors_sql(), [customer_id])
-        rows = cursor.fetchall()
+    rows = fetch(_ancestors_sql(), [customer_id])  # a prepared statement on PostgreSQL
     # SQLite hands numerics back as int/float: read them through str, to the cent.
     return [Ancestor(a, d, money(str(p)), money(str(b))) for a, d, p, b in rows]
 

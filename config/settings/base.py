@@ -75,6 +75,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # never hold row locks while a template renders
+# PostgreSQL prepares the sale's hot statements (loyalty.rows) after this many runs on a
+# connection; 0 turns that off (for a connection pooler that cannot keep prepared statements:
+# PgBouncer before 1.21 in transaction mode).
+DB_PREPARE_THRESHOLD = env.int("DB_PREPARE_THRESHOLD", default=2)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite ignores select_for_update: take the write lock at BEGIN so concurrent writers wait
     # (up to the timeout) instead of failing with "database is locked" halfway through.

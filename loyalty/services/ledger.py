@@ -17,26 +17,29 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .. import rows
 from ..models import Account, AccountKind, Customer, Entry, EntryKind, Operation, OperationKind
 
-_system_account_ids: dict[str, int] = {}
+_system_accounts: dict[str, Account] = {}
 
 
 def system_account(kind: str) -> Account:
     """The business's account of ``kind`` (issued, spent, expired), created on first use.
 
-    Returns an unsaved-balance stub carrying the pk: system accounts are never locked or updated.
+    Returns a stub carrying the pk (no balance: system accounts are never locked or updated), the
+    same object every time; callers only read it.
     """
-    pk = _system_account_ids.get(kind)
-    if pk is None:
-        account, _created = Account.objects.get_or_create(kind=kind, customer=None)
-        pk = _system_account_ids[kind] = account.pk
-    return Account(pk=pk, kind=kind, customer=None, balance=None)
+    account = _system_accounts.get(kind)
+    if account is None:
+        stored, _created = Account.objects.get_or_create(kind=kind, customer=None)
+        account = _system_accounts[kind] = Account(pk=stored.pk, kind=kind, customer=None,
+                                                   balance=None)
+    return account
 
 
 def system_account_cache_clear() -> None:
-    """Forget cached system-account ids (tests that flush the database call this)."""
-    _system_account_ids.clear()
+    """Forget cached system accounts (tests that flush the database call this)."""
+    _system_accounts.clear()
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def entries_post(*, operation: Operation, moves: list[Move]) -> list[Entry]:
         for m in moves
     ]
     with transaction.atomic(savepoint=False):
-        Entry.objects.bulk_create(entries)
+        rows.rows_insert(entries)  # bulk_create, without composing the INSERT each time
         changed: dict[int, Account] = {}
         for m in moves:
             for account, sign in ((m.source, -1), (m.destination, 1)):
@@ -90,10 +93,11 @@ def _balances_update(accounts: list[Account]) -> None:
     executing it."""
     if not accounts:
         return
-    if len(accounts) == 1:
-        Account.objects.filter(pk=accounts[0].pk).update(balance=accounts[0].balance)
-        return
     table = connection.ops.quote_name(Account._meta.db_table)
+    if len(accounts) == 1:
+        rows.execute(f"UPDATE {table} SET balance = %s WHERE id = %s",  # noqa: S608 - placeholders only
+                     [accounts[0].balance, accounts[0].pk])
+        return
     whens = " ".join("WHEN %s THEN %s" for _ in accounts)
     ids = ", ".join("%s" for _ in accounts)
     params = [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]

@@ -1,0 +1,159 @@
+"""Model rows by hand-written SQL, for the sale's hot path.
+
+A sale runs seven statements. Built through the ORM, composing them cost several times what
+PostgreSQL needs to execute them (``bench/purchase.py``: Django compiling queries and building
+instances was most of a sale's CPU). These helpers keep what the ORM gives that matters for
+correctness, and drop the per-call query building:
+
+- the SQL text of each shape is built once (from the models' ``_meta``) and cached;
+- values go through each field's ``get_db_prep_save`` on the way in and its database converters on
+  the way out, exactly as the ORM does, so the same code is right on PostgreSQL and on SQLite (the
+  embedded default), where decimals, booleans and datetimes need converting;
+- rows come back as real model instances (``Model.from_db``), and an insert sends ``post_save``
+  like ``Model.save()`` does, so listeners (webhooks) see every row.
+
+Only plain single-table INSERTs and SELECTs with a fixed column list live here; the statements
+themselves stay next to the code that owns them (``loyalty.locks``, ``loyalty.services.ledger``).
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+from django.db.models.signals import post_save
+
+
+def db():
+    """This thread's default connection itself. ``django.db.connection`` is a proxy that looks the
+    connection up on every attribute access; resolved once per call here, that saves a few dozen
+    lookups per sale."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def quote(name: str) -> str:
+    return db().ops.quote_name(name)
+
+
+@cache
+def concrete_fields(model: type[Model]) -> tuple:
+    return tuple(model._meta.concrete_fields)
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """``alias."col", ...`` for every concrete field of ``model``, in ``_meta`` order."""
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in concrete_fields(model))
+
+
+@cache
+def _converters(model: type[Model], vendor: str) -> tuple:
+    connection = db()
+    result = []
+    for field in concrete_fields(model):
+        col = field.get_col(model._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        result.append((col, tuple(funcs)))
+    return tuple(result)
+
+
+def instance(model: type[Model], values: Sequence) -> Model:
+    """A ``model`` instance from a row of ``columns(model, ...)`` values, converted as the ORM does."""
+    connection = db()
+    converters = _converters(model, connection.vendor)
+    if any(funcs for _col, funcs in converters):
+        converted = []
+        for value, (col, funcs) in zip(values, converters, strict=True):
+            for func in funcs:
+                value = func(value, col, connection)
+            converted.append(value)
+        values = converted
+    return model.from_db(connection.alias, None, values)
+
+
+@cache
+def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str) -> tuple[str, tuple]:
+    fields = tuple(f for f in concrete_fields(model) if not f.primary_key)
+    one = "(" + ", ".join("%s" for _ in fields) + ")"
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ("  # noqa: S608 - names from _meta; values bound
+           + ", ".join(quote(f.column) for f in fields) + ") VALUES "
+           + ", ".join(one for _ in range(rows)))
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return sql, fields
+
+
+def rows_insert(objs: Sequence[Model], *, signal: bool = True) -> None:
+    """INSERT ``objs`` (unsaved instances of one model) in one statement and set their pks.
+
+    Like ``Model.save()`` for a new row: ``pre_save`` fills ``auto_now_add`` fields, values are
+    prepared by their fields, ``post_save(created=True)`` is sent for each (when ``signal``; there
+    is no ``pre_save``: nothing of ours listens to it, and a test says so). Needs a backend that
+    returns ids from an INSERT (PostgreSQL, SQLite ≥ 3.35).
+    """
+    if not objs:
+        return
+    connection = db()
+    model = type(objs[0])
+    sql, fields = _insert_sql(model, len(objs), True, connection.vendor)
+    params = []
+    for obj in objs:
+        for field in fields:
+            params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+    with cursor() as c:
+        c.execute(sql, params)
+        pks = [row[0] for row in c.fetchall()]
+    send = signal and post_save.has_listeners(model)
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        if send:
+            post_save.send(sender=model, instance=obj, created=True, update_fields=None,
+                           raw=False, using=connection.alias)
+
+
+def prep(model: type[Model], name: str) -> Callable:
+    """The function turning a Python value of field ``name`` into its database value."""
+    connection = db()
+    field = model._meta.get_field(name)
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def cursor():
+    """A cursor for the hot path's statements: on PostgreSQL, one that binds parameters on the
+    server, so psycopg prepares a statement it has seen ``DB_PREPARE_THRESHOLD`` times on this
+    connection and PostgreSQL stops parsing and planning it for every sale (planning the sale's
+    statements cost more than executing them). Django keeps prepared statements off for the ORM's
+    cursors (connection poolers in transaction mode lose them); only these statements are
+    prepared, and ``DB_PREPARE_THRESHOLD=0`` turns it off for such a pooler. Still a Django cursor
+    wrapper: query logging, ``execute_wrapper`` and error translation work as for any other.
+    """
+    connection = db()
+    threshold = settings.DB_PREPARE_THRESHOLD
+    if connection.vendor != "postgresql" or not threshold or connection.queries_logged:
+        # Logging queries (DEBUG, or a test capturing them) wants their text with the values in,
+        # which Django only composes for its own client-side cursors.
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Only cursors that bind on the server (these) ever prepare; the ORM's do not.
+        raw.prepare_threshold = threshold
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(raw))
+
+
+def fetch(sql: str, params: Iterable) -> list[tuple]:
+    with cursor() as c:
+        c.execute(sql, list(params))
+        return c.fetchall()
+
+
+def execute(sql: str, params: Iterable) -> int:
+    with cursor() as c:
+        c.execute(sql, list(params))
+        return c.rowcount

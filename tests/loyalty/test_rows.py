@@ -1,0 +1,96 @@
+"""The hand-written SQL of the sale's hot path (``loyalty.rows``) behaves like the ORM it replaces."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save, pre_save
+from django.test.utils import override_settings
+
+from loyalty import rows
+from loyalty.locks import customer_accounts_lock
+from loyalty.models import Account, AccountKind, Customer, Entry, Operation, OperationKind
+from loyalty.services import purchase_create
+from tests.factories import customer_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_locked_rows_are_the_same_instances_the_orm_reads(tiers):
+    customer = customer_create(name="Анна", birthday=date(1990, 2, 28), is_blocked=True,
+                               tier_pinned=True, total_spent=Decimal("1234.50"))
+    orm = Customer.objects.get(pk=customer.pk)
+    locked = customer_accounts_lock(customer_ids=[customer.pk])[customer.pk]
+    # Every field converted as the ORM converts it (SQLite hands back ints, floats and strings).
+    for field in Customer._meta.concrete_fields:
+        assert getattr(locked.customer, field.attname) == getattr(orm, field.attname), field.name
+        assert type(getattr(locked.customer, field.attname)) is type(getattr(orm, field.attname))
+    assert locked.available.balance == Decimal("0.00")
+    assert isinstance(locked.available.balance, Decimal)
+    assert locked.available.customer is locked.customer  # no query to reach the customer
+    assert {locked.available.kind, locked.pending.kind, locked.held.kind, locked.debt.kind} == {
+        AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.HELD, AccountKind.DEBT}
+
+
+def test_credited_customers_lock_only_their_spendable_pending_and_debt_accounts(tiers):
+    buyer, friend = customer_create(), customer_create()
+    locked = customer_accounts_lock(customer_ids=[buyer.pk], credited_ids=[friend.pk, buyer.pk])
+    assert locked[buyer.pk].pending is not None and locked[buyer.pk].held is not None
+    # pending too: a deferred referral reward goes there
+    assert locked[friend.pk].pending.customer_id == friend.pk and locked[friend.pk].held is None
+    assert locked[friend.pk].available.customer_id == friend.pk
+    assert customer_accounts_lock(customer_ids=[]) == {}
+
+
+def test_insert_fills_auto_fields_sets_pk_and_sends_post_save(tiers):
+    customer = customer_create()
+    seen = []
+
+    def listener(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created))
+
+    post_save.connect(listener, sender=Operation, dispatch_uid="test_rows")
+    try:
+        operation = Operation(kind=OperationKind.ADJUSTMENT, customer=customer,
+                              cashback=Decimal("1.50"), balance_after=Decimal("1.50"))
+        rows.rows_insert([operation])
+    finally:
+        post_save.disconnect(dispatch_uid="test_rows", sender=Operation)
+    stored = Operation.objects.get(pk=operation.pk)
+    assert seen == [(operation.pk, True)]
+    assert stored.created_at is not None and stored.created_at == operation.created_at
+    assert stored.cashback == Decimal("1.50") and stored.state == operation.state
+    assert not operation._state.adding
+
+
+def test_nobody_listens_to_pre_save_of_ledger_rows():
+    # rows_insert sends post_save like Model.save() but not pre_save: it would be a silent change
+    # of behaviour if someone started listening to it.
+    for model in (Operation, Entry, Account, Customer):
+        assert not pre_save.has_listeners(model), model
+
+
+@pytest.mark.postgres_only
+def test_the_sale_statements_are_prepared_on_postgresql(tiers, branch):
+    customer = customer_create()
+    for i in range(4):
+        purchase_create(customer=customer, branch=branch, total=100 + i, request_id=f"prep-{i}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FOR NO KEY UPDATE" in sql for sql in prepared), prepared
+    assert any(sql.startswith('INSERT INTO "loyalty_operation"') for sql in prepared), prepared
+
+
+@pytest.mark.postgres_only
+@override_settings(DB_PREPARE_THRESHOLD=0)
+def test_prepared_statements_can_be_turned_off_for_a_pooler(tiers, branch):
+    connection.ensure_connection()
+    connection.connection.execute("DEALLOCATE ALL")  # psycopg forgets its prepared names too
+    customer = customer_create()
+    for i in range(4):
+        purchase_create(customer=customer, branch=branch, total=100 + i, request_id=f"off-{i}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
