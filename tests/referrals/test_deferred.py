@@ -103,3 +103,23 @@ def test_a_refund_within_the_delay_cancels_pending_rewards_instead_of_spendable_
     assert job_run(job="deferred", as_of=date(2026, 4, 9)) == 3
     assert balances(boris) == (available_before + D("30.00"), D("0.00"), D("0.00"))
     assert ledger_verify().ok
+
+
+def test_deferring_rewards_costs_a_sale_no_extra_query(tiers, branch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    referral_program_set(first_purchase_bonus=D(50), levels_percent=[D(3), D(1), D(1)])
+    *_ancestors, buyer = chain(4)
+    purchase_create(customer=buyer, branch=branch, total="10.00")  # caches filled, not a first
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            purchase_create(customer=buyer, branch=branch, total="1000.00")
+        return len(captured.captured_queries)
+
+    immediate = queries()
+    program_set(accrual_delay_days=5)
+    purchase_create(customer=buyer, branch=branch, total="10.00")  # the program cache refilled
+    assert queries() == immediate
+    assert Entry.objects.filter(kind=EntryKind.REFERRAL, release_at__isnull=False).count() == 6

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seeddemo_invites_a_share_of_customers_a_few_generations_deep(sakura, branch):
-    call_command("seeddemo", customers=150, months=4, seed=5, stdout=io.StringIO())
+    call_command("seeddemo", customers=90, months=4, seed=5, stdout=io.StringIO())
     joined = Customer.objects.filter(joined_at__isnull=False, import_batch__isnull=True).count()
     invited = Referral.objects.count()
     # about a third of those who registered were invited
@@ -35,7 +35,11 @@ def test_seeddemo_invites_a_share_of_customers_a_few_generations_deep(sakura, br
 
 
 def test_seeddemo_twice_in_one_process_starts_a_new_tree(sakura, branch):
-    call_command("seeddemo", customers=30, months=2, seed=1, stdout=io.StringIO())
-    call_command("seeddemo", customers=30, months=2, seed=2, stdout=io.StringIO())
-    assert Customer.objects.count() == 60
+    call_command("seeddemo", customers=40, months=2, seed=1, stdout=io.StringIO())
+    first_run = Customer.objects.order_by("-pk").values_list("pk", flat=True).first()
+    call_command("seeddemo", customers=40, months=2, seed=2, stdout=io.StringIO())
+    second = Referral.objects.filter(customer_id__gt=first_run)
+    assert Customer.objects.count() == 80 and second.exists()
+    # the second run's customers were invited by customers of the second run only
+    assert not second.filter(inviter_id__lte=first_run).exists()
     assert referral_depth() <= 5
