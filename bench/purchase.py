@@ -7,7 +7,8 @@ Usage (PostgreSQL must answer; the script creates and drops its own database):
 For each thread count it runs N purchases through the service (no HTTP), then N purchases as the
 same statements written in raw SQL over psycopg (read the referral ancestors, lock the customer's
 accounts, look up the request id, insert the operation and its entries, update the balance, update
-the customer; settings and tiers come from memory in both), and prints purchases/s for both, their ratio and the queries per purchase.
+the customer; settings and tiers come from memory in both), and prints purchases/s for both,
+their ratio and the queries per purchase.
 """
 
 import argparse

@@ -100,9 +100,7 @@ def rows_insert(objs: Sequence[Model], *, signal: bool = True) -> None:
     for obj in objs:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
-    with cursor() as c:
-        c.execute(sql, params)
-        pks = [row[0] for row in c.fetchall()]
+    pks = [row[0] for row in fetch(sql, params)]
     send = signal and post_save.has_listeners(model)
     for obj, pk in zip(objs, pks, strict=True):
         obj.pk = pk
@@ -120,40 +118,57 @@ def prep(model: type[Model], name: str) -> Callable:
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def cursor():
-    """A cursor for the hot path's statements: on PostgreSQL, one that binds parameters on the
-    server, so psycopg prepares a statement it has seen ``DB_PREPARE_THRESHOLD`` times on this
-    connection and PostgreSQL stops parsing and planning it for every sale (planning the sale's
-    statements cost more than executing them). Django keeps prepared statements off for the ORM's
-    cursors (connection poolers in transaction mode lose them); only these statements are
-    prepared, and ``DB_PREPARE_THRESHOLD=0`` turns it off for such a pooler. Still a Django cursor
-    wrapper: query logging, ``execute_wrapper`` and error translation work as for any other.
+def _cursor():
+    """The cursor for the hot path's statements, and whether the caller must close it.
+
+    On PostgreSQL, one psycopg cursor per connection that binds parameters on the server, kept for
+    the connection's life: psycopg prepares a statement it has seen ``DB_PREPARE_THRESHOLD`` times
+    on the connection, and PostgreSQL stops parsing and planning it for every sale (planning the
+    sale's statements cost more than executing them). Django keeps prepared statements off for the
+    ORM's cursors (connection poolers in transaction mode lose them); only these statements are
+    prepared, and ``DB_PREPARE_THRESHOLD=0`` turns it off for such a pooler.
+
+    Django's cursor wrapper is left out (``_run`` translates errors as it does): when someone
+    watches queries (DEBUG, a test capturing them, an ``execute_wrapper``) they get Django's own
+    client-side cursor instead, which shows them the statements with their values.
     """
     connection = db()
     threshold = settings.DB_PREPARE_THRESHOLD
-    if connection.vendor != "postgresql" or not threshold or connection.queries_logged:
-        # Logging queries (DEBUG, or a test capturing them) wants their text with the values in,
-        # which Django only composes for its own client-side cursors.
-        return connection.cursor()
+    if (connection.vendor != "postgresql" or not threshold or connection.queries_logged
+            or connection.execute_wrappers):
+        return connection.cursor(), True
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
+    kept = connection.__dict__.get("_loyalty_hot_cursor")
+    if kept is not None and kept.connection is raw and not kept.closed:
+        return kept, False
     if raw.prepare_threshold is None:
         # Only cursors that bind on the server (these) ever prepare; the ORM's do not.
         raw.prepare_threshold = threshold
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(raw))
+    kept = connection.__dict__["_loyalty_hot_cursor"] = ServerBindingCursor(raw)
+    return kept, False
+
+
+def _run(sql: str, params: list, read):
+    connection = db()
+    cursor, close = _cursor()
+    try:
+        if not close:
+            connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:  # psycopg's errors as django.db's, like the ORM
+            cursor.execute(sql, params)
+            return read(cursor)
+    finally:
+        if close:
+            cursor.close()
 
 
 def fetch(sql: str, params: Iterable) -> list[tuple]:
-    with cursor() as c:
-        c.execute(sql, list(params))
-        return c.fetchall()
+    return _run(sql, list(params), lambda c: c.fetchall())
 
 
 def execute(sql: str, params: Iterable) -> int:
-    with cursor() as c:
-        c.execute(sql, list(params))
-        return c.rowcount
+    return _run(sql, list(params), lambda c: c.rowcount)

@@ -88,10 +88,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    if env.bool("DB_SERVER_SIDE_BINDING", default=False):
-        # psycopg binds parameters on the server and prepares statements it sees repeatedly:
-        # PostgreSQL then skips parsing and planning the hot statements of every sale.
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -94,3 +94,29 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(tiers, branch):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+
+
+def test_an_execute_wrapper_sees_every_statement_of_a_sale(tiers, branch):
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=100)
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        purchase_create(customer=customer, branch=branch, total=100, request_id="wrapped-1")
+    assert any("FOR NO KEY UPDATE" in sql or "loyalty_account" in sql for sql in seen)
+    assert any(sql.startswith('INSERT INTO "loyalty_operation"') for sql in seen)
+    assert any(sql.startswith('INSERT INTO "loyalty_entry"') for sql in seen)
+
+
+def test_a_database_error_on_the_hot_path_is_djangos(tiers, branch):
+    from django.db import IntegrityError, transaction
+
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=100, request_id="dup-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.rows_insert([Operation(kind=OperationKind.PURCHASE, customer=customer,
+                                    request_id="dup-1", balance_after=Decimal(0))])
