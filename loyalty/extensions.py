@@ -68,3 +68,25 @@ def customer_merge_hook_register(hook) -> None:
 
 def customer_merge_hooks() -> list:
     return list(_merge_hooks)
+
+
+# Tier rules: ways other than the total spent to reach a tier (a number of friends who bought, in
+# ``referrals``). A customer holds the highest tier his total spent OR any rule gives him; a pinned
+# tier stays pinned. A rule has two methods:
+#
+# - ``tier_reached(customer, tiers, earned) -> Tier | None``: the highest of ``tiers`` the rule gives
+#   ``customer`` when it ranks above ``earned`` (what his total spent earns), else None. Called by
+#   ``customer_tier_recompute`` (every sale, refund, merge); it should not read the database when
+#   no tier it gives can rank above ``earned``.
+# - ``tier_conditions(tiers) -> dict[tier_id, Q]``: for the set-based nightly review
+#   (``customers_tier_review``), a condition on ``Customer`` under which the rule gives each tier.
+_tier_rules: list = []
+
+
+def tier_rule_register(rule) -> None:
+    if rule not in _tier_rules:
+        _tier_rules.append(rule)
+
+
+def tier_rules() -> list:
+    return list(_tier_rules)

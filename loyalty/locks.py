@@ -22,21 +22,22 @@ class CustomerAccounts:
 
     customer: Customer
     available: Account
-    pending: Account | None  # None for a customer locked only to be credited or debited
-    held: Account | None
+    pending: Account | None  # always locked (credited customers too: deferred rewards)
+    held: Account | None  # None for a customer locked only to be credited or debited
     debt: Account
 
 
 def customer_accounts_lock(
     *, customer_ids: Iterable[int], credited_ids: Iterable[int] = ()
 ) -> dict[int, CustomerAccounts]:
-    """Lock every account of ``customer_ids``, and the spendable and debt accounts of
-    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors), in pk
-    order, and return them by customer id.
+    """Lock every account of ``customer_ids``, and the spendable, pending and debt accounts of
+    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors, whose
+    rewards are pending when the program defers points), in pk order, and return them by
+    customer id.
 
     Must run inside ``transaction.atomic``; the locks last until that transaction ends. One query
     whatever the number of customers; the customer row comes along (not locked). His tier is read
-    from ``loyalty.program_cache`` by the callers that need it. Locking two rows instead of four
+    from ``loyalty.program_cache`` by the callers that need it. Locking three rows instead of four
     per credited customer keeps a sale up a long chain nearly as cheap as one without.
 
     Hand-written SQL (``loyalty.rows``): every sale runs it, and composing it through the ORM cost
@@ -49,7 +50,8 @@ def customer_accounts_lock(
     if not full and not partial:
         return {}
     sql = _lock_sql(len(full), len(partial), rows.db().vendor)
-    params = [*full, *partial, AccountKind.AVAILABLE, AccountKind.DEBT] if partial else full
+    params = ([*full, *partial, AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT]
+              if partial else full)
     split = len(rows.concrete_fields(Account))
     grouped: dict[int, dict[str, Account]] = {}
     customers: dict[int, Customer] = {}
@@ -79,7 +81,7 @@ def _lock_sql(full: int, partial: int, vendor: str) -> str:
     where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
     if partial:
         where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
-                 f" AND a.{q('kind')} IN (%s, %s)))")
+                 f" AND a.{q('kind')} IN (%s, %s, %s)))")
     sql = (
         f"SELECT {rows.columns(Account, 'a')}, {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
         f" FROM {q(Account._meta.db_table)} a"

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -41,7 +42,8 @@ class TierInvitesInline(admin.TabularInline):
     model = TierInvites
     extra = 0
     fields = ["tier", "min_effective_invites"]
-    verbose_name_plural = _("Tiers by invites (saved, not applied yet: tiers follow the total spent)")
+    verbose_name_plural = _("Tiers also reached by friends who bought (customers move at their "
+                            "next sale, a friend's first purchase or the nightly tiers job)")
 
 
 @admin.register(ReferralProgram)
@@ -73,6 +75,8 @@ class ReferralProgramAdmin(admin.ModelAdmin):
         ]
 
     def stats_view(self, request: HttpRequest):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = PeriodForm(request.GET or None)
         since = until = None
         if form.is_valid():
@@ -154,8 +158,6 @@ class ReferralMemberAdmin(admin.ModelAdmin):
         # is one durable service call.
         customer = get_object_or_404(ReferralMember, pk=object_id)
         if not self.has_view_or_change_permission(request, customer):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         can_change = self.has_change_permission(request, customer)
         form = InviterForm(request.POST or None)

@@ -4,7 +4,8 @@
       first_purchase_bonus: 50        # points to the inviter on a friend's first purchase
       levels_percent: [3, 1, 1]       # % of each friend's purchase, level 1 (the inviter) first
       tier_invites: {GOLD: 3}         # optional: a tier also reached by N friends who bought
-                                      # (saved and shown; not applied yet, the load warns)
+                                      # (see referrals.tiers; customers move at their next sale,
+                                      # a friend's first purchase, or the nightly tiers job)
 
 Registered in ``loyalty.program.SECTION_HANDLERS`` by ``ReferralsConfig.ready``.
 """
@@ -57,11 +58,6 @@ def referral_section_apply(value: dict, report: LoadReport) -> None:
             f"referral.tier_invites.{exc.args[0]}: no such tier (list it under tiers)"
         ) from exc
     report.changes.append("referral program: updated")
-    if value.get("tier_invites"):
-        # Honest about what is not there yet: the tier step needs a hook in the loyalty app's tier
-        # recomputation (see docs/referrals.md).
-        report.warnings.append("referral.tier_invites: saved, but tiers are not yet given for "
-                               "invites; customers' tiers still follow their total spent")
 
 
 def _clean(value):

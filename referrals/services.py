@@ -38,6 +38,7 @@ from .models import (
     TierInvites,
     referral_code_generate,
 )
+from .tiers import tier_invites_changed
 
 
 def _link_window() -> timedelta:
@@ -242,4 +243,5 @@ def referral_program_set(
             TierInvites(program=program, tier=tiers[name], min_effective_invites=count)
             for name, count in tier_invites.items()
         ])
+        tier_invites_changed()  # bulk_create sends no signal
     return referral_program_get()

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..exceptions import AlreadyRegistered
+from ..extensions import tier_rules
 from ..locks import customer_accounts_lock
 from ..models import (
     AccountKind,
@@ -31,6 +32,11 @@ def tier_for_total(total_spent: Decimal, tiers: Sequence[Tier]) -> Tier | None:
         ):
             best = tier
     return best
+
+
+def tier_rank(tier: Tier | None) -> tuple:
+    """Order of tiers, lowest first: by threshold, then by position (None below every tier)."""
+    return (-1, -1) if tier is None else (tier.min_total_spent, tier.position)
 
 
 def tiers_all() -> list[Tier]:
@@ -107,13 +113,19 @@ def customer_register(
 
 
 def customer_tier_recompute(*, customer: Customer, tiers: Sequence[Tier] | None = None) -> bool:
-    """Set the tier his total spent earns unless the owner pinned it; True when it changed.
+    """Set the tier his total spent earns, or a higher one a tier rule gives him (friends who
+    bought, see ``loyalty.extensions``), unless the owner pinned it; True when it changed.
 
     The caller saves ``tier`` (it usually saves other fields in the same UPDATE).
     """
     if customer.tier_pinned:
         return False
-    new_tier = tier_for_total(customer.total_spent, tiers if tiers is not None else tiers_all())
+    tiers = tiers if tiers is not None else tiers_all()
+    new_tier = tier_for_total(customer.total_spent, tiers)
+    for rule in tier_rules():
+        reached = rule.tier_reached(customer, tiers, new_tier)
+        if reached is not None and tier_rank(reached) > tier_rank(new_tier):
+            new_tier = reached
     if new_tier is None and customer.tier_id is None:
         return False
     if new_tier is not None and new_tier.pk == customer.tier_id:

@@ -121,9 +121,9 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
     """Move pending points whose ``release_at`` is before ``due_before`` to spendable points.
 
     Per customer: released = min(pending balance, due credits − what refunds of those sales took
-    back from pending − what was released before), so a refund within the delay cancels held
-    points instead of letting them be released, and a second run releases nothing. Returns the
-    number of customers touched.
+    back from pending (cashback, or a referral reward of a friend's sale) − what was released
+    before), so a refund within the delay cancels held points instead of letting them be released,
+    and a second run releases nothing. Returns the number of customers touched.
 
     Entries are found through indexed, selective keys only (the pending account as destination,
     the customer's operations, a refund's origin): the source side of most entries is the one
@@ -157,13 +157,14 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
                       AND e.source_id = p.account_id)
                  - (SELECT COALESCE(SUM(x.amount), 0) FROM loyalty_entry x
                     JOIN loyalty_operation r ON r.id = x.operation_id
-                    WHERE x.source_id = p.account_id AND x.kind = %s AND r.origin_id IN (
+                    WHERE x.source_id = p.account_id AND x.kind IN (%s, %s) AND r.origin_id IN (
                         SELECT e.operation_id FROM loyalty_entry e
                         WHERE e.destination_id = p.account_id AND {due})) AS due
             FROM bulk_release_locked p
             JOIN bulk_release_locked v ON v.customer_id = p.customer_id AND v.kind = %s
             WHERE p.kind = %s""",
-              [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL, due_before,
+              [due_before, OperationKind.RELEASE, EntryKind.CASHBACK_REVERSAL,
+               EntryKind.REWARD_REVERSAL, due_before,
                AccountKind.AVAILABLE, AccountKind.PENDING])
         _temp(cursor, "bulk_release", """
             SELECT customer_id, pending_id, available_id, available_balance,
@@ -238,17 +239,23 @@ def points_grant_bulk(*, rows_sql: str, params: list, operation_kind: str, entry
 
 
 def customers_tier_review(*, tiers: list) -> int:
-    """Give every customer whose tier is not pinned the tier his total spent earns, in one UPDATE
-    (one pass over the customers). ``tiers``: every tier. Returns the customers moved."""
-    from django.db.models import Case, Value, When
+    """Give every customer whose tier is not pinned the tier his total spent earns, or a higher
+    one a tier rule gives him (``loyalty.extensions.tier_rules``), in one UPDATE (one pass over
+    the customers). ``tiers``: every tier. Returns the customers moved."""
+    from django.db.models import Case, Q, Value, When
 
+    from ..extensions import tier_rules
     from ..models import Customer
+    from .customers import tier_rank
 
-    ordered = sorted(tiers, key=lambda t: t.min_total_spent, reverse=True)
+    ordered = sorted(tiers, key=tier_rank, reverse=True)
     if not ordered:
         return 0
-    earned = Case(*[When(total_spent__gte=t.min_total_spent, then=Value(t.pk)) for t in ordered],
-                  default=Value(None))
+    reached = {t.pk: Q(total_spent__gte=t.min_total_spent) for t in ordered}
+    for rule in tier_rules():
+        for tier_id, condition in rule.tier_conditions(ordered).items():
+            reached[tier_id] = reached[tier_id] | condition
+    earned = Case(*[When(reached[t.pk], then=Value(t.pk)) for t in ordered], default=Value(None))
     with transaction.atomic():
         return (Customer.objects.filter(tier_pinned=False).exclude(tier_id=earned)
                 .update(tier_id=earned))

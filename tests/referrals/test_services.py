@@ -157,8 +157,7 @@ def test_program_settings_round_trip_through_the_program_file(tiers):
     dumped = program_dump()
     assert "levels_percent:\n  - 4\n  - 2.5\n  - 0\n  - 1" in dumped
     report = program_load(dumped)
-    assert report.warnings == ["referral.tier_invites: saved, but tiers are not yet given for "
-                               "invites; customers' tiers still follow their total spent"]
+    assert report.warnings == []
     assert referral_program_get().tier_invites == {"Silver": 3}
 
 

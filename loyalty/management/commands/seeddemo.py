@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Branch, Customer, ImportBatch, Operation, StaffMember
+from loyalty.phones import try_normalize_phone
 from loyalty.roles import CASHIER, MANAGER, OWNER, roles_ensure
 from loyalty.services import customer_register, purchase_calculate, purchase_create, purchase_refund
 from loyalty.services.customers import customer_get_or_create_by_phone
@@ -147,7 +148,8 @@ class Command(BaseCommand):
         phones = []
         while len(phones) < count:
             phone = f"+79{rng.randrange(10**9):09d}"
-            if phone not in taken:
+            # Not every +79... number is assigned; the services (and the import) refuse the rest.
+            if phone not in taken and try_normalize_phone(phone) == phone:
                 taken.add(phone)
                 phones.append(phone)
         return phones
@@ -169,21 +171,26 @@ class Command(BaseCommand):
         by_phone = {c.phone: c for c in Customer.objects.filter(phone__in=migrated)}
         timeline = []
         for when, kind, phone in events:
+            registered = False
             if kind == "join":
                 if rng.random() < 0.9:
                     customer = customer_register(
                         phone=phone, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
                         source=rng.choice(SOURCES), consent_messages=rng.random() < 0.7,
                     )
-                    Customer.objects.filter(pk=customer.pk).update(joined_at=when)
-                    Operation.objects.filter(customer=customer).update(created_at=when)
+                    registered = True
                 else:  # points by phone number: the owner never registered
                     customer, _created = customer_get_or_create_by_phone(phone=phone)
             else:
                 customer = by_phone[phone]
             ctx.customers.append(customer)
+            # Steps see a customer who has just joined (an invitation is recorded only then),
+            # and set their own rows' times back themselves.
             for step in _steps:
                 step.customer_joined(ctx, customer, when)
+            if registered:
+                Customer.objects.filter(pk=customer.pk).update(joined_at=when)
+                Operation.objects.filter(customer=customer).update(created_at=when)
             # A heavy tail: most buy once or twice, a regular quarter buys often.
             visits = rng.choice([0, 1, 1, 1, 2, 2, 3]) if rng.random() < 0.75 else rng.randrange(5, 16)
             timeline += [(_seasonal_time(rng, when, end), customer.pk) for _n in range(visits)]
