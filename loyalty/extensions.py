@@ -16,6 +16,7 @@ every entry of the sale that credited another customer, up the same chain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ class PurchaseContext:
     calculation: PurchaseCalculation
     accounts: dict[int, CustomerAccounts]
     first_purchase: bool
+    # When points this sale credits become spendable (the program's accrual delay); None: at once.
+    # Credits to other customers use it too: their pending accounts are locked when it is set.
+    release_at: datetime | None = None
     extra: dict = field(default_factory=dict)
 
 

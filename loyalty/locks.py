@@ -22,23 +22,24 @@ class CustomerAccounts:
 
     customer: Customer
     available: Account
-    pending: Account | None  # always locked (credited customers too: deferred rewards)
+    pending: Account | None  # None for a credited customer locked without ``credited_pending``
     held: Account | None  # None for a customer locked only to be credited or debited
     debt: Account
 
 
 def customer_accounts_lock(
-    *, customer_ids: Iterable[int], credited_ids: Iterable[int] = ()
+    *, customer_ids: Iterable[int], credited_ids: Iterable[int] = (), credited_pending: bool = False
 ) -> dict[int, CustomerAccounts]:
-    """Lock every account of ``customer_ids``, and the spendable, pending and debt accounts of
-    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors, whose
-    rewards are pending when the program defers points), in pk order, and return them by
+    """Lock every account of ``customer_ids``, and the spendable and debt accounts of
+    ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors) —
+    with their pending accounts too when ``credited_pending`` (a sale that defers what it credits
+    them, a refund that may cancel such deferred points) — in pk order, and return them by
     customer id.
 
     Must run inside ``transaction.atomic``; the locks last until that transaction ends. One query
     whatever the number of customers; the customer row comes along (not locked). His tier is read
-    from ``loyalty.program_cache`` by the callers that need it. Locking three rows instead of four
-    per credited customer keeps a sale up a long chain nearly as cheap as one without.
+    from ``loyalty.program_cache`` by the callers that need it. Locking two (three) rows instead of
+    four per credited customer keeps a sale up a long chain nearly as cheap as one without.
 
     Hand-written SQL (``loyalty.rows``): every sale runs it, and composing it through the ORM cost
     more than PostgreSQL needs to execute it. Same statement as
@@ -49,9 +50,10 @@ def customer_accounts_lock(
     partial = sorted(set(credited_ids) - set(full))
     if not full and not partial:
         return {}
-    sql = _lock_sql(len(full), len(partial), rows.db().vendor)
-    params = ([*full, *partial, AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT]
-              if partial else full)
+    kinds = ([AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT] if credited_pending
+             else [AccountKind.AVAILABLE, AccountKind.DEBT])
+    sql = _lock_sql(len(full), len(partial), len(kinds), rows.db().vendor)
+    params = [*full, *partial, *kinds] if partial else full
     split = len(rows.concrete_fields(Account))
     grouped: dict[int, dict[str, Account]] = {}
     customers: dict[int, Customer] = {}
@@ -75,13 +77,13 @@ def customer_accounts_lock(
 
 
 @cache
-def _lock_sql(full: int, partial: int, vendor: str) -> str:
+def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
     q = rows.quote
     marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
     where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
     if partial:
         where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
-                 f" AND a.{q('kind')} IN (%s, %s, %s)))")
+                 f" AND a.{q('kind')} IN ({marks(kinds)})))")
     sql = (
         f"SELECT {rows.columns(Account, 'a')}, {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
         f" FROM {q(Account._meta.db_table)} a"

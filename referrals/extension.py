@@ -24,13 +24,11 @@ purchase ``moves`` reads the chain again under the locks (one query) and refuses
 import functools
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 from loyalty.extensions import PurchaseContext
 from loyalty.models import Customer, EntryKind
 from loyalty.money import money, percent_of
-from loyalty.program_cache import program_get
 from loyalty.rows import fetch
 from loyalty.services.ledger import Move
 from loyalty.services.purchases import credit_moves
@@ -109,8 +107,7 @@ class ReferralRewards:
         base = calc.eligible_total - calc.points
         # Deferred like the buyer's cashback when the program defers points: pending until the
         # nightly ``deferred`` job; a refund within the delay cancels them from pending.
-        delay = program_get().settings.accrual_delay_days
-        release_at = context.operation.created_at + timedelta(days=delay) if delay else None
+        release_at = context.release_at
         moves: list[Move] = []
         for ancestor in chain:
             accounts = context.accounts.get(ancestor.customer_id)

@@ -247,7 +247,11 @@ def _purchase_create(
     customer_id = customer.pk
     extensions = purchase_extensions()
     others = [pk for ext in extensions for pk in ext.customers_to_lock(customer)]
-    locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others)
+    cached = program_get()  # one reading of the program for the whole sale
+    program = cached.settings
+    # Others' pending accounts are locked only when this sale defers what it credits them.
+    locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others,
+                                    credited_pending=bool(program.accrual_delay_days))
     accounts = locked[customer_id]
     replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
     if replayed is not None:
@@ -255,8 +259,6 @@ def _purchase_create(
     customer = accounts.customer
     if customer.is_blocked:
         raise CustomerBlocked()
-    cached = program_get()
-    program = cached.settings
     if program.receipt_number_required and not receipt_number:
         raise ReceiptNumberRequired()
     tier = next((t for t in cached.tiers if t.pk == customer.tier_id), None)
@@ -304,7 +306,7 @@ def _purchase_create(
     if extensions:
         context = PurchaseContext(
             operation=operation, customer=customer, calculation=calc, accounts=locked,
-            first_purchase=customer.purchase_count == 0,
+            first_purchase=customer.purchase_count == 0, release_at=release_at,
         )
         for ext in extensions:
             moves += ext.moves(context)
@@ -403,10 +405,10 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
         .exclude(destination__customer_id=customer_id)
         # A sale of a record merged into the buyer credited the buyer himself, not a referrer.
         .exclude(destination__customer__merged_into_id=customer_id)
-        .values_list("pk", "kind", "amount", "destination__customer_id")
+        .values_list("pk", "kind", "amount", "destination__customer_id", "destination_id")
     )
     locked = customer_accounts_lock(customer_ids=[customer_id],
-                                    credited_ids={r[3] for r in rewards})
+                                    credited_ids={r[3] for r in rewards}, credited_pending=True)
     accounts = locked[customer_id]
     replayed = Operation.objects.filter(request_id=request_id).first() if request_id else None
     if replayed is not None:
@@ -464,8 +466,18 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     if debt > 0:
         moves.append(Move(EntryKind.DEBT, accounts.debt, issued, debt))
     taken: dict[int, Decimal] = {}  # from each customer's spendable points by earlier entries
-    for entry_id, _kind, reward, other_id in rewards:
+    taken_pending: dict[int, Decimal] = {}  # and from his pending points
+    for entry_id, _kind, reward, other_id, destination_id in rewards:
         back = _share(reward, after, purchase.total) - _share(reward, before, purchase.total)
+        other = locked[other_id]
+        if other.pending is not None and destination_id == other.pending.pk:
+            # A deferred reward not yet released: cancel it from pending, as the buyer's cashback.
+            from_pending = min(back, other.pending.balance - taken_pending.get(other_id, ZERO))
+            if from_pending > 0:
+                moves.append(Move(EntryKind.REWARD_REVERSAL, other.pending, issued, from_pending,
+                                  reverses_id=entry_id))
+                taken_pending[other_id] = taken_pending.get(other_id, ZERO) + from_pending
+                back -= from_pending
         # One customer may have several entries of the sale (debt repaid, then the reward).
         debits = debit_moves(locked[other_id], back, kind=EntryKind.REWARD_REVERSAL,
                              reverses_id=entry_id, taken=taken.get(other_id, ZERO))

@@ -33,13 +33,18 @@ def test_locked_rows_are_the_same_instances_the_orm_reads(tiers):
         AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.HELD, AccountKind.DEBT}
 
 
-def test_credited_customers_lock_only_their_spendable_pending_and_debt_accounts(tiers):
+def test_credited_customers_lock_only_their_spendable_and_debt_accounts(tiers):
     buyer, friend = customer_create(), customer_create()
     locked = customer_accounts_lock(customer_ids=[buyer.pk], credited_ids=[friend.pk, buyer.pk])
     assert locked[buyer.pk].pending is not None and locked[buyer.pk].held is not None
-    # pending too: a deferred referral reward goes there
-    assert locked[friend.pk].pending.customer_id == friend.pk and locked[friend.pk].held is None
+    assert locked[friend.pk].pending is None and locked[friend.pk].held is None
     assert locked[friend.pk].available.customer_id == friend.pk
+    assert locked[friend.pk].debt.customer_id == friend.pk
+    # A sale that defers what it credits them (or a refund cancelling that) needs pending too.
+    deferred = customer_accounts_lock(customer_ids=[buyer.pk], credited_ids=[friend.pk],
+                                      credited_pending=True)
+    assert deferred[friend.pk].pending.customer_id == friend.pk
+    assert deferred[friend.pk].held is None
     assert customer_accounts_lock(customer_ids=[]) == {}
 
 

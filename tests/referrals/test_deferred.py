@@ -77,7 +77,6 @@ def test_a_deferred_reward_first_repays_the_ancestors_debt(deferred, branch):
     assert ledger_verify().ok
 
 
-@pytest.mark.xfail(strict=True, reason="needs lead's change in purchase_refund")
 def test_a_refund_within_the_delay_cancels_pending_rewards_instead_of_spendable_points(
     deferred, branch
 ):
