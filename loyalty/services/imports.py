@@ -109,7 +109,7 @@ def import_batch_create(
     mapping = [[text, guess.get(i, "")] for i, text in enumerate(table.header)]
     return ImportBatch.objects.create(
         created_by=author, file_name=file_name[:255], content=data, mapping=mapping, mode=mode,
-        total_rows=len(table.rows),
+        total_rows=table.row_count(),
     )
 
 
@@ -118,7 +118,7 @@ def import_batch_plan(*, batch: ImportBatch, progress=None) -> ImportPlan:
     return import_plan(
         data=bytes(batch.content), file_name=batch.file_name,
         mapping_by_name={text: field for text, field in batch.mapping or [] if field} or None,
-        mode=batch.mode, progress=progress,
+        mode=batch.mode, progress=progress, total_rows=batch.total_rows or None,
     )
 
 
