@@ -132,9 +132,13 @@ class RowData:
 
 
 def _text(cell: Cell) -> str:
+    """A cell as text; ``RowReader.read`` has stripped text cells already, so those pass as
+    they are (the common case, first) and only XLSX date cells are converted."""
+    if cell.__class__ is str:
+        return cell
     if isinstance(cell, datetime | date):
         return cell.isoformat()
-    return cell.strip()
+    return str(cell).strip()
 
 
 def _messages() -> dict[str, str]:
