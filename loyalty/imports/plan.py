@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from ..models import Customer, ImportMode, Tier
 from .headers import mapping_from_names, mapping_guess
 from .reader import ImportFileError, Table, iter_cells, read_table
-from .rows import RowData, row_read
+from .rows import RowData, RowReader
 
 CHUNK = 5000
 Progress = Callable[[int, int], None]
@@ -87,25 +87,32 @@ def import_plan(
     mapping_by_name: dict[str, str] | None = None,
     mode: str = ImportMode.SKIP,
     progress: Progress | None = None,
+    total_rows: int | None = None,
 ) -> ImportPlan:
-    """Read ``data`` and sort its rows; raises ``ImportFileError`` for an unreadable file."""
+    """Read ``data`` and sort its rows; raises ``ImportFileError`` for an unreadable file.
+
+    ``progress(done, total)`` is called every ``CHUNK`` rows; ``total`` is ``total_rows`` when the
+    caller knows it (a batch counted its rows on upload), else counted here first.
+    """
     table = read_table(data, file_name)
     mapping = (mapping_from_names(table.header, mapping_by_name) if mapping_by_name
                else mapping_guess(table.header))
     if "phone" not in mapping.values():
         raise ImportFileError(gettext_lazy("No phone column: name one column “Phone” (Телефон)."))
     plan = ImportPlan(table=table, mapping=mapping, mode=mode)
-    tiers = tiers_by_name()
-    today = timezone.localdate()
+    reader = RowReader(mapping, tiers=tiers_by_name(), today=timezone.localdate())
+    duplicate = _("duplicate: the same phone is on line %(line)d")
     seen: dict[str, int] = {}
     valid: list[RowData] = []
-    total = len(table.rows)
+    total = 0
+    if progress is not None:
+        total = table.row_count() if total_rows is None else total_rows
     for done, (line, cells) in enumerate(iter_cells(table), start=1):
-        row = row_read(line, cells, mapping, tiers=tiers, today=today)
+        row = reader.read(line, cells)
         if not row.errors:
             first = seen.get(row.phone)
             if first is not None:
-                row.errors.append(_("duplicate: the same phone is on line %(line)d") % {"line": first})
+                row.error(duplicate % {"line": first})
                 row.cells = cells
             else:
                 seen[row.phone] = line
@@ -117,16 +124,14 @@ def import_plan(
                 plan.with_warnings.append(row)
         if progress is not None and done % CHUNK == 0:
             progress(done, total)
-    # The cells of kept rows are not needed any more (rejected rows hold their own): free them
-    # before the write, the memory peak of a large import.
-    table.rows = []
     existing = existing_customer_ids([r.phone for r in valid])
+    already = _("already a customer")
     for row in valid:
         customer_id = existing.get(row.phone)
         if customer_id is None:
             plan.new.append(row)
         else:
-            row.warnings.append(_("already a customer"))
+            row.warn(already)
             plan.existing.append((row, customer_id))
             if len(row.warnings) == 1:
                 plan.with_warnings.append(row)

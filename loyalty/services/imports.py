@@ -22,6 +22,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 
 from django.db import connection, transaction
 from django.db.models import F, Q, Sum
@@ -109,7 +110,7 @@ def import_batch_create(
     mapping = [[text, guess.get(i, "")] for i, text in enumerate(table.header)]
     return ImportBatch.objects.create(
         created_by=author, file_name=file_name[:255], content=data, mapping=mapping, mode=mode,
-        total_rows=len(table.rows),
+        total_rows=table.row_count(),
     )
 
 
@@ -118,7 +119,7 @@ def import_batch_plan(*, batch: ImportBatch, progress=None) -> ImportPlan:
     return import_plan(
         data=bytes(batch.content), file_name=batch.file_name,
         mapping_by_name={text: field for text, field in batch.mapping or [] if field} or None,
-        mode=batch.mode, progress=progress,
+        mode=batch.mode, progress=progress, total_rows=batch.total_rows or None,
     )
 
 
@@ -197,7 +198,10 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
     # A phone may have been registered at a till since the plan was made: treat it as existing.
     with _timed(batch_id, "re-check phones"):
         late = existing_customer_ids([r.phone for r in plan.new])
-    new_rows = [r for r in plan.new if r.phone not in late]
+    # In phone order: the customer table has three indexes on the phone (unique, LIKE prefix and
+    # the till's reversed suffix); fed sorted, two of them are filled page after page instead of
+    # at random (measured: a quarter of the PostgreSQL time of writing 100k customers).
+    new_rows = sorted((r for r in plan.new if r.phone not in late), key=attrgetter("phone"))
     existing = plan.existing + [(r, late[r.phone]) for r in plan.new if r.phone in late]
     tag_ids = _tag_ids({t for r in new_rows for t in r.tags}
                        | ({t for r, _pk in existing for t in r.tags}
@@ -227,7 +231,10 @@ def _import_write(*, batch_id: int, plan: ImportPlan) -> ImportCounts:
         ))
     with _timed(batch_id, "accounts with opening entries"):
         if len(new_rows) > 1000:
-            tables_analyze(Customer, Operation)
+            # Only the columns the next statements filter and join on: a full ANALYZE of the
+            # customer table also sorts samples of every text column (~0.5 s for 100k rows).
+            tables_analyze((Customer, ["id", "import_batch_id"]),
+                           (Operation, ["customer_id", "import_batch_id", "kind"]))
         imported_customers_open_bulk(batch_id=batch_id)
     opening_total += sum((r.balance for r in openings), ZERO)
 

@@ -1,6 +1,8 @@
 """Importing a customer base: messy files in, exact counts out, opening balances in the ledger."""
 
 import io
+import itertools
+import uuid
 from datetime import date, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -14,6 +16,7 @@ from loyalty.imports.reader import ImportFileError, decode, sniff_delimiter
 from loyalty.ledger_check import ledger_verify
 from loyalty.models import Customer, ImportBatch, ImportMode, ImportState, Operation
 from loyalty.selectors import customer_balances
+from loyalty.services.bulk import uuid4_strings
 from loyalty.services.imports import (
     ImportRollbackRefused,
     ImportStateError,
@@ -88,6 +91,15 @@ def test_messy_file_import_counts_and_ledger(tiers):
     assert Operation.objects.filter(import_batch=batch, kind="opening").count() == 3
     assert "duplicate" in batch.rejected_rows and "8-916-100-00-01" in batch.rejected_rows
     assert ledger_verify().ok
+    uids = list(Customer.objects.filter(import_batch=batch).values_list("uid", flat=True))
+    assert len(set(uids)) == 5 and {u.version for u in uids} == {4}
+
+
+def test_bulk_uids_are_random_version_4_uuids():
+    drawn = list(itertools.islice(uuid4_strings(chunk=100), 1000))  # across chunk boundaries
+    parsed = [uuid.UUID(text) for text in drawn]
+    assert len(set(drawn)) == 1000 and [str(u) for u in parsed] == drawn
+    assert {(u.version, u.variant) for u in parsed} == {(4, uuid.RFC_4122)}
 
 
 def test_windows_1251_comma_file_with_first_and_last_names_and_tiers(tiers):

@@ -4,10 +4,12 @@ import random
 from datetime import date
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from loyalty.exceptions import InvalidPhone
 from loyalty.imports.headers import header_key, mapping_guess
-from loyalty.imports.rows import birthday_read, phone_read
+from loyalty.imports.rows import RowReader, birthday_read, phone_read
 from loyalty.phones import normalize_phone
 
 TODAY = date(2026, 11, 25)
@@ -28,6 +30,40 @@ def test_phone_short_cut_gives_exactly_what_phonenumbers_gives():
             except InvalidPhone:
                 got = None
             assert got == expected, raw
+
+
+def _e164_or_none(read, raw):
+    try:
+        return read(raw)
+    except InvalidPhone:
+        return None
+
+
+# Spellings staff type: an optional prefix, ten digits, separators anywhere (and some junk).
+_SEPARATORS = st.sampled_from(["", "", " ", "-", "(", ")", ".", "\u00a0", "/", "+", "  "])
+_SPELLINGS = st.builds(
+    lambda prefix, digits, seps: prefix + "".join(s + d for s, d in zip(seps, digits, strict=False)),
+    st.sampled_from(["", "+7", "7", "8", "+8", "+", "87", "+7 8", "007", "+1", "+375"]),
+    st.text(alphabet="0123456789", min_size=7, max_size=12),
+    st.lists(_SEPARATORS, min_size=12, max_size=12),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(raw=st.one_of(_SPELLINGS, st.text(alphabet="0123456789 +()-.", max_size=18)))
+@example(raw="8 (916) 123-45-67")
+@example(raw="+7 916 123 45 67")
+@example(raw="9161234567")
+def test_phone_short_cut_is_phonenumbers_for_any_spelling(raw):
+    """The short-cut (and the reader's cache of slow answers) never answers differently from
+    ``normalize_phone``: the same E.164 number, or both refuse."""
+    expected = _e164_or_none(normalize_phone, raw)
+    assert _e164_or_none(phone_read, raw) == expected
+    reader = RowReader({0: "phone"}, tiers={}, today=TODAY)
+    for _twice in range(2):
+        row = reader.read(2, [raw])
+        assert (row.phone or None) == expected
+        assert bool(row.errors) == (expected is None)
 
 
 @pytest.mark.parametrize("raw", ["8 (495) 123-45-67", "+44 20 7946 0958", "+375 29 123-45-67"])
