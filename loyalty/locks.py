@@ -55,19 +55,21 @@ def customer_accounts_lock(
     sql = _lock_sql(len(full), len(partial), len(kinds), rows.db().vendor)
     params = [*full, *partial, *kinds] if partial else full
     split = len(rows.concrete_fields(Account))
+    connection = rows.db()
     grouped: dict[int, dict[str, Account]] = {}
-    customers: dict[int, Customer] = {}
     for row in rows.fetch(sql, params):
-        account = rows.instance(Account, row[:split])
-        customer = customers.get(account.customer_id)
-        if customer is None:
-            customer = customers[account.customer_id] = rows.instance(Customer, row[split:])
-        account._state.fields_cache["customer"] = customer
+        account = rows.instance(Account, row[:split], connection)
         grouped.setdefault(account.customer_id, {})[account.kind] = account
+        if account.kind == AccountKind.AVAILABLE:  # the customer's columns come on this row only
+            account._state.fields_cache["customer"] = rows.instance(Customer, row[split:],
+                                                                    connection)
     result = {}
     for customer_id, by_kind in grouped.items():
+        customer = by_kind[AccountKind.AVAILABLE].customer
+        for account in by_kind.values():
+            account._state.fields_cache["customer"] = customer
         result[customer_id] = CustomerAccounts(
-            customer=customers[customer_id],
+            customer=customer,
             available=by_kind[AccountKind.AVAILABLE],
             pending=by_kind.get(AccountKind.PENDING),
             held=by_kind.get(AccountKind.HELD),
@@ -80,12 +82,16 @@ def customer_accounts_lock(
 def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
     q = rows.quote
     marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
+    assert AccountKind.AVAILABLE.value.isidentifier()  # written into the SQL as a literal
+    available = f"a.{q('kind')} = '{AccountKind.AVAILABLE.value}'"
     where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
     if partial:
         where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
                  f" AND a.{q('kind')} IN ({marks(kinds)})))")
     sql = (
-        f"SELECT {rows.columns(Account, 'a')}, {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
+        # Every customer has one spendable account, locked in every case: his row comes with it.
+        f"SELECT {rows.columns(Account, 'a')},"  # noqa: S608 - names from _meta; values bound
+        f" {rows.columns(Customer, 'c', when=available)}"
         f" FROM {q(Account._meta.db_table)} a"
         f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
         f" WHERE {where} ORDER BY a.{q('id')}"

@@ -41,27 +41,36 @@ def concrete_fields(model: type[Model]) -> tuple:
     return tuple(model._meta.concrete_fields)
 
 
-def columns(model: type[Model], alias: str) -> str:
-    """``alias."col", ...`` for every concrete field of ``model``, in ``_meta`` order."""
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in concrete_fields(model))
+def columns(model: type[Model], alias: str, *, when: str | None = None) -> str:
+    """``alias."col", ...`` for every concrete field of ``model``, in ``_meta`` order; with ``when``
+    (an SQL condition), each is ``CASE WHEN <when> THEN alias."col" END``: NULL on the rows where
+    it does not hold, so a joined row repeated on several result rows is sent and decoded once."""
+    cols = (f"{alias}.{quote(f.column)}" for f in concrete_fields(model))
+    if when is not None:
+        cols = (f"CASE WHEN {when} THEN {col} END" for col in cols)
+    return ", ".join(cols)
 
 
 @cache
-def _converters(model: type[Model], vendor: str) -> tuple:
+def _converters(model: type[Model], vendor: str) -> tuple | None:
+    """Each column's database converters, or None when no column of ``model`` has any (the usual
+    case on PostgreSQL, whose driver already hands back Decimals, datetimes and booleans)."""
     connection = db()
     result = []
     for field in concrete_fields(model):
         col = field.get_col(model._meta.db_table)
         funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
         result.append((col, tuple(funcs)))
-    return tuple(result)
+    return tuple(result) if any(funcs for _col, funcs in result) else None
 
 
-def instance(model: type[Model], values: Sequence) -> Model:
-    """A ``model`` instance from a row of ``columns(model, ...)`` values, converted as the ORM does."""
-    connection = db()
+def instance(model: type[Model], values: Sequence, connection=None) -> Model:
+    """A ``model`` instance from a row of ``columns(model, ...)`` values, converted as the ORM does.
+
+    ``connection``: ``db()``, if the caller already has it (it saves a lookup per row)."""
+    connection = connection or db()
     converters = _converters(model, connection.vendor)
-    if any(funcs for _col, funcs in converters):
+    if converters is not None:
         converted = []
         for value, (col, funcs) in zip(values, converters, strict=True):
             for func in funcs:
