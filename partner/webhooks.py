@@ -1,7 +1,10 @@
 """Webhooks: the outbox row, the signed POST, the retries.
 
 ``delivery_enqueue`` writes a ``WebhookDelivery`` in the caller's transaction and queues the send
-on commit, so a webhook exists exactly when what it reports does. ``delivery_send`` claims a due
+on commit, so a webhook exists exactly when what it reports does. An operation's row names the
+operation only: its body is rendered at the first attempt, from the committed rows, by the same
+selector and presenter as ``GET /operations/{id}`` (so the two never differ, whatever order the
+sale wrote its rows in), and kept from then on. ``delivery_send`` claims a due
 delivery (a short lease, so two workers never post it at once), posts it signed as the reference
 describes, records the attempt and, on failure, sets the next attempt by ``BACKOFF``: a receiver
 that is down for hours still gets every event, in the end once ``200`` comes back.
@@ -28,6 +31,8 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from .presenters import operation_out
+from .selectors import operation_get
 
 # Pauses after the 1st, 2nd... failed attempt: 1 min up to 8 h, about 16 hours in all.
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240, 480)]
@@ -77,17 +82,20 @@ def endpoint_cache_clear(**_kwargs) -> None:
         _endpoints = None
 
 
-def delivery_enqueue(*, event: str, payload: Callable[[], dict]) -> WebhookDelivery | None:
+def delivery_enqueue(*, event: str, payload: Callable[[], dict] | None = None,
+                     operation_id: int | None = None) -> WebhookDelivery | None:
     """Write the outbox row for ``event`` (no row, and no query, when no endpoint listens).
 
-    ``payload`` is called only when an endpoint listens. Runs inside the caller's transaction;
-    the send is queued only when it commits.
+    Either ``payload`` (called only when an endpoint listens) or ``operation_id`` (the body is
+    rendered at the first attempt). Runs inside the caller's transaction; the send is queued only
+    when it commits.
     """
     endpoint_id = endpoint_ids_active().get(event)
     if endpoint_id is None:
         return None
     delivery = WebhookDelivery.objects.create(
-        endpoint_id=endpoint_id, event=event, payload=payload(), request_id=uuid.uuid4(),
+        endpoint_id=endpoint_id, event=event, operation_id=operation_id,
+        payload=payload() if payload is not None else None, request_id=uuid.uuid4(),
         next_attempt_at=timezone.now(),
     )
     from .tasks import webhook_send
@@ -123,6 +131,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> WebhookAt
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
+    rendered = delivery.payload is None
+    if rendered:
+        delivery.payload = _operation_body(delivery.operation_id)
     stamp = timestamp_format(now)
     request_id = str(delivery.request_id)
     headers = {
@@ -151,12 +162,21 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> WebhookAt
         delivery.status = DeliveryStatus.FAILED
     else:
         delivery.next_attempt_at = now + BACKOFF[delivery.attempt_count - 1]
-    delivery.save(update_fields=["attempt_count", "status", "delivered_at", "next_attempt_at"])
+    delivery.save(update_fields=["attempt_count", "status", "delivered_at", "next_attempt_at",
+                                 *(["payload"] if rendered else [])])
     if delivery.status == DeliveryStatus.PENDING and not settings.CELERY_TASK_ALWAYS_EAGER:
         from .tasks import webhook_send
 
         webhook_send.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
     return attempt
+
+
+def _operation_body(operation_id: int) -> dict:
+    """What ``GET /operations/{id}`` answers for the operation (operations are never deleted)."""
+    operation = operation_get(operation_id=operation_id)
+    if operation is None:  # not a sale or a refund: nothing the API shows
+        return {"id": operation_id}
+    return operation_out(operation)
 
 
 def deliveries_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
