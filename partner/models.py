@@ -3,16 +3,18 @@
 **Keys.** An integration (a till, a 1C module, a web shop) authenticates with HTTP Basic
 ``companyId:apiKey``. The key is shown once when created; only its SHA-256 is stored (a random
 256-bit key needs no slow hash: nothing can be guessed from its digest). A key belongs to a branch:
-every sale made with it is that branch's. Revoking sets ``revoked_at``; the key stops working at once.
+every sale made with it is that branch's. Revoking sets ``revoked_at``; the key stops working at
+once in the process that revoked it and within ``PROGRAM_CACHE_SECONDS`` in the others (active keys
+are cached per process).
 
 **Company id.** ``PartnerSettings`` (one row) holds the number integrations send as ``companyId``.
 
 **Webhooks.** ``WebhookEndpoint`` is the owner's URL for one event. When an operation or a
-registration commits, a ``WebhookDelivery`` row (the outbox) is written in the same transaction
-and a Celery task is queued on commit; the task posts it and records each try as a
-``WebhookAttempt``. An operation's row names the operation; its body is rendered at the first
-attempt, as ``GET /operations/{id}`` shows it, and kept. A failed delivery is tried again with growing pauses for several hours, so a
-receiver that is down for an hour loses nothing.
+registration commits, a ``WebhookDelivery`` row (the outbox) is written in the same transaction and
+a Celery task is queued on commit; the task posts it and records each try as a ``WebhookAttempt``.
+An operation's row names the operation; its body is rendered at the first attempt, as ``GET
+/operations/{id}`` shows it, and kept. A failed delivery is tried again with growing pauses for
+several hours, so a receiver that is down for an hour loses nothing.
 """
 
 import hashlib
