@@ -389,7 +389,7 @@ class OperationListApi(PartnerView):
                    tags=["Operations"], request=request_body(ref("CreateOperation")),
                    responses={200: ref("Operation"), **ERRORS})
     def post(self, request):
-        data = self.body(serializers.CreateOperationIn)
+        data = serializers.create_operation_in(request.data)
         key = request.auth
         participant = data.get("participant") or {}
         who = _identify(code=data.get("code"), phone=participant.get("phone"),
