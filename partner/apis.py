@@ -427,6 +427,8 @@ class OperationListApi(PartnerView):
             raise InvalidChecksum(expected=expected)
         customer = who.customer
         if customer is None:
+            customer = selectors.customer_for_sale(phone=who.phone)
+        if customer is None:
             # A sale to a number nobody registered yet accrues to that number.
             customer, _created = customer_get_or_create_by_phone(phone=who.phone)
         cashier = data.get("cashier") or {}

@@ -2,11 +2,13 @@
 
 import base64
 import binascii
+import functools
 import threading
 import time
 import uuid
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -87,6 +89,21 @@ def customer_get_by_phone(*, phone: str) -> Customer | None:
     if normalized is None:
         return None
     return customers_with_figures().filter(phone=normalized).first()
+
+
+def customer_for_sale(*, phone: str) -> Customer | None:
+    """The customer with this E.164 ``phone``, holding only his id (anything else read on first
+    use): what a sale by phone needs before the service locks and reads him. One indexed query,
+    by hand: it runs for every sale, and the ORM's version cost several times its execution."""
+    with connection.cursor() as cursor:
+        cursor.execute(_customer_by_phone_sql(), [phone])
+        row = cursor.fetchone()
+    return None if row is None else Customer.from_db(connection.alias, ["id"], row)
+
+
+@functools.cache
+def _customer_by_phone_sql() -> str:
+    return f"SELECT id FROM {Customer._meta.db_table} WHERE phone = %s"  # noqa: S608 - our table
 
 
 def cursor_encode(pk: int) -> str:
