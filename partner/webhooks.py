@@ -24,6 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty import rows
+
 from .models import (
     DeliveryStatus,
     PartnerSettings,
@@ -93,11 +95,12 @@ def delivery_enqueue(*, event: str, payload: Callable[[], dict] | None = None,
     endpoint_id = endpoint_ids_active().get(event)
     if endpoint_id is None:
         return None
-    delivery = WebhookDelivery.objects.create(
+    delivery = WebhookDelivery(
         endpoint_id=endpoint_id, event=event, operation_id=operation_id,
         payload=payload() if payload is not None else None, request_id=uuid.uuid4(),
         next_attempt_at=timezone.now(),
     )
+    rows.rows_insert([delivery])  # .save() without composing the INSERT: it runs in every sale
     from .tasks import webhook_send
 
     transaction.on_commit(lambda: webhook_send.delay(delivery.pk))
