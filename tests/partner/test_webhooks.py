@@ -359,3 +359,55 @@ def test_a_delivery_without_a_body_or_an_operation_is_refused_by_the_database(en
         WebhookDelivery.objects.create(endpoint=endpoint, event="operation", payload=None,
                                        request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b6",
                                        next_attempt_at=timezone.now())
+
+
+# --- Queuing the sends in batches (with a broker) --------------------------------------------------
+
+def test_the_dispatcher_queues_every_delivery_once_in_batches():
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches, done = [], threading.Event()
+
+    def publish(ids):
+        batches.append(ids)
+        if sum(map(len, batches)) == 400:
+            done.set()
+
+    dispatcher = webhooks.Dispatcher(publish, pause=0.02)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(dispatcher.add, range(400)))
+    assert done.wait(5)
+    assert sorted(i for batch in batches for i in batch) == list(range(400))
+    assert len(batches) < 400
+
+
+def test_a_broker_that_refuses_a_batch_loses_nothing_the_sweep_would_not_send(caplog):
+    def publish(ids):
+        raise ConnectionError("broker down")
+
+    dispatcher = webhooks.Dispatcher(publish)
+    dispatcher._ids = [1, 2]
+    dispatcher.flush()  # no exception escapes the background thread
+    assert "could not queue deliveries [1, 2]" in caplog.text
+
+
+def test_with_a_broker_a_committed_sale_is_handed_to_the_dispatcher(api, tiers, endpoint,
+                                                                     settings, monkeypatch,
+                                                                     on_commit):
+    handed = []
+    monkeypatch.setattr(webhooks, "dispatcher", type("Fake", (), {"add": staticmethod(
+        handed.append)})())
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    assert handed == [WebhookDelivery.objects.get(operation_id=created["id"]).pk]
+
+
+def test_a_batch_is_sent_one_task_per_delivery(tiers, endpoint, receiver):
+    from partner.tasks import webhooks_send_many
+
+    ids = [WebhookDelivery.objects.create(
+        endpoint=endpoint, event="operation", payload={"n": n}, request_id=f"bf7d19b0-8e3c-4d55-"
+        f"98ba-27839159570{n}", next_attempt_at=timezone.now()).pk for n in range(2)]
+    webhooks_send_many(ids)
+    assert sorted(body["n"] for _h, body in receiver.requests) == [0, 1]
