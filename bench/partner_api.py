@@ -6,9 +6,10 @@
 1. Makes a fresh database (the name in DATABASE_URL, dropped and created again), migrates it and
    sets up the full program: five tiers and the referral program (Sakura's: 50 points once, then
    5/1/1 % up three circles, customers in an invitation tree), an API key, a webhook endpoint for
-   new operations (deliveries are queued: the outbox row is written and the Celery task published
-   to an in-process broker), and ``--customers`` customers.
-2. Starts gunicorn on 127.0.0.1 (``--workers`` processes × ``--threads`` threads) with production
+   new operations (deliveries are queued: the outbox row is written and Celery tasks published,
+   in batches, to an in-process broker), and ``--customers`` customers.
+2. Starts gunicorn on 127.0.0.1 (``--workers`` processes, one per core by default, × ``--threads``
+   threads; ``--worker-class sync`` for one request at a time per process) with production
    settings, and for each ``--clients`` count runs that many client threads, each with its own
    keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
    until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
@@ -305,8 +306,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--requests", type=int, default=1600, help="sales per run")
     parser.add_argument("--customers", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=4)
+    # On the 2-core machine, one process per core with a few threads each spent the least CPU per
+    # sale (2 x 4 ≈ 3.2-4.1 ms, 2 x 8 ≈ 4.2-4.6, 3 x 4 ≈ 4.0-5.4, 4 x 4 ≈ 4.9-5.9, sync x 3 ≈
+    # 4.9-5.6 and a new connection per request): more processes only fight over the cores.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
+                        help="sync: one request at a time per process, no keep-alive")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--no-referrals", action="store_true",
                         help="leave the referral program off (the raw-SQL sale pays no referral)")
@@ -324,10 +330,11 @@ def main() -> None:
     database_recreate(database_url)
     credentials, phones = setup(database_url, args.customers, referrals=not args.no_referrals)
     results = []
+    threads = ["--threads", str(args.threads)] if args.worker_class == "gthread" else []
     gunicorn = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
-         "--worker-class", "gthread", "--backlog", "256", "--log-level", "warning"],
+         f"127.0.0.1:{args.port}", "--workers", str(args.workers), *threads,
+         "--worker-class", args.worker_class, "--backlog", "256", "--log-level", "warning"],
         cwd=ROOT, env=server_env(database_url),
     )
     try:
@@ -355,7 +362,8 @@ def main() -> None:
 
     ledger_ok = ledger_verify().ok
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads; cores: {os.cpu_count()}; "
+    print(f"gunicorn: {args.workers} {args.worker_class} workers"
+          f"{f' x {args.threads} threads' if threads else ''}; cores: {os.cpu_count()}; "
           f"load average at the end: {load:.1f}")
     for label, result in results:
         print(line(label, result))

@@ -9,6 +9,11 @@ A ``PurchaseExtension`` (registered with ``purchase_extension_register`` from it
 2. under the locks, ``moves(context)``: ledger moves to add to the sale (with ``credit_moves`` for
    points given to a customer: it repays debt first).
 
+An extension may also write rows of its own in ``moves`` (returning no moves): they are in the
+sale's transaction, under its locks, after the operation got its id. The Partner API writes its
+webhook outbox row so (``partner.outbox.OperationOutbox``), whatever way the sale inserts the
+operation; a writer of sales must therefore call every extension's ``moves``.
+
 A refund needs nothing from extensions: ``purchase_refund`` reverses, in the refunded proportion,
 every entry of the sale that credited another customer, up the same chain.
 """

@@ -99,8 +99,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["pk", "event", "endpoint", "status", "attempt_count", "next_attempt_at",
                     "created_at", "delivered_at"]
     list_filter = ["status", "event"]
-    readonly_fields = ["endpoint", "event", "payload", "request_id", "status", "attempt_count",
-                       "next_attempt_at", "created_at", "delivered_at"]
+    readonly_fields = ["endpoint", "event", "operation", "payload", "request_id", "status",
+                       "attempt_count", "next_attempt_at", "created_at", "delivered_at"]
     inlines = [WebhookAttemptInline]
     actions = ["send_now"]
 

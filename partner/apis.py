@@ -389,7 +389,7 @@ class OperationListApi(PartnerView):
                    tags=["Operations"], request=request_body(ref("CreateOperation")),
                    responses={200: ref("Operation"), **ERRORS})
     def post(self, request):
-        data = self.body(serializers.CreateOperationIn)
+        data = serializers.create_operation_in(request.data)
         key = request.auth
         participant = data.get("participant") or {}
         who = _identify(code=data.get("code"), phone=participant.get("phone"),
@@ -426,6 +426,8 @@ class OperationListApi(PartnerView):
         if not replaying and receipt["cash"] != expected:
             raise InvalidChecksum(expected=expected)
         customer = who.customer
+        if customer is None:
+            customer = selectors.customer_for_sale(phone=who.phone)
         if customer is None:
             # A sale to a number nobody registered yet accrues to that number.
             customer, _created = customer_get_or_create_by_phone(phone=who.phone)

@@ -1,8 +1,9 @@
 """HTTP Basic ``companyId:apiKey``, as the reference's integrations send it.
 
-A key is found by its SHA-256 digest (unique index); the company id must be ours and the key not
-revoked. The authenticated "user" is the ``ApiKey`` itself (``request.auth``); there is no Django
-user behind an integration.
+A key is found by its SHA-256 digest (unique index; active keys are kept per process for a few
+seconds, see ``selectors.api_key_active``); the company id must be ours and the key not revoked. The
+authenticated "user" is the ``ApiKey`` itself (``request.auth``); there is no Django user behind an
+integration.
 """
 
 import base64
@@ -12,6 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from .models import ApiKey, PartnerSettings, api_key_digest
+from .selectors import api_key_active
 from .services import api_key_touch
 
 
@@ -30,11 +32,7 @@ def api_key_from_basic(header: str) -> ApiKey | None:
         return None
     if int(company) != company_id():
         return None
-    return (
-        ApiKey.objects.select_related("branch")
-        .filter(digest=api_key_digest(raw_key), revoked_at__isnull=True)
-        .order_by().first()
-    )
+    return api_key_active(digest=api_key_digest(raw_key))
 
 
 _company_id: int | None = None

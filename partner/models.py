@@ -3,15 +3,18 @@
 **Keys.** An integration (a till, a 1C module, a web shop) authenticates with HTTP Basic
 ``companyId:apiKey``. The key is shown once when created; only its SHA-256 is stored (a random
 256-bit key needs no slow hash: nothing can be guessed from its digest). A key belongs to a branch:
-every sale made with it is that branch's. Revoking sets ``revoked_at``; the key stops working at once.
+every sale made with it is that branch's. Revoking sets ``revoked_at``; the key stops working at
+once in the process that revoked it and within ``PROGRAM_CACHE_SECONDS`` in the others (active keys
+are cached per process).
 
 **Company id.** ``PartnerSettings`` (one row) holds the number integrations send as ``companyId``.
 
 **Webhooks.** ``WebhookEndpoint`` is the owner's URL for one event. When an operation or a
-registration commits, a ``WebhookDelivery`` row (the outbox) is written in the same transaction
-and a Celery task is queued on commit; the task posts it and records each try as a
-``WebhookAttempt``. A failed delivery is tried again with growing pauses for several hours, so a
-receiver that is down for an hour loses nothing.
+registration commits, a ``WebhookDelivery`` row (the outbox) is written in the same transaction and
+a Celery task is queued on commit; the task posts it and records each try as a ``WebhookAttempt``.
+An operation's row names the operation; its body is rendered at the first attempt, as ``GET
+/operations/{id}`` shows it, and kept. A failed delivery is tried again with growing pauses for
+several hours, so a receiver that is down for an hour loses nothing.
 """
 
 import hashlib
@@ -119,7 +122,13 @@ class WebhookDelivery(models.Model):
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook")
     )
     event = models.CharField(_("event"), max_length=20, choices=WebhookEvent.choices)
-    payload = models.JSONField(_("body"))
+    # An operation's body is rendered at the first attempt from the committed rows, exactly as
+    # GET /operations/{id} shows it, and kept here from then on; other events carry their body.
+    operation = models.ForeignKey(
+        "loyalty.Operation", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("operation"), db_index=False,  # never looked up by operation
+    )
+    payload = models.JSONField(_("body"), null=True, blank=True)
     request_id = models.UUIDField(_("X-Request-Id"), unique=True)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
@@ -135,6 +144,12 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(payload__isnull=False) | Q(operation__isnull=False),
+                name="webhook_delivery_has_body",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,41 +1,66 @@
 """Where webhooks come from: every sale or refund, and every registration, wherever it happens.
 
 The till, the shop and this API all write operations through ``loyalty.services``; rather than ask
-each caller to remember the webhook, the outbox row is written from ``post_save`` of the row that
-records the event, which runs inside the service's own transaction. So the webhook commits or rolls
-back with the sale, and nothing is posted before commit (``webhooks.delivery_enqueue``). This is
-plumbing, not business logic: it reads the saved row and writes an outbox row, nothing else.
+each caller to remember the webhook, the outbox row is written inside the service's own
+transaction, so the webhook commits or rolls back with what it reports and nothing is posted
+before commit (``webhooks.delivery_enqueue``):
+
+- a sale: by ``OperationOutbox``, a ``loyalty`` purchase extension, which ``purchase_create`` calls
+  under its locks however it writes the operation (through the ORM or not);
+- a refund: from ``post_save`` of its operation row;
+- a registration: from ``post_save`` of the customer.
+
+An operation's outbox row names the operation only; its body is rendered at the first attempt, as
+``GET /operations/{id}`` shows it (a sale is complete only when its transaction is: its
+certificate used, the customer's tier recomputed). This is plumbing, not business logic: it reads
+what was saved and writes an outbox row, nothing else.
 """
 
 from contextvars import ContextVar
 
 from django.db.models.signals import post_delete, post_save
 
+from loyalty.extensions import PurchaseContext
 from loyalty.models import Account, AccountKind, Customer, Operation, OperationKind
 from referrals.models import Referral
 
 from .models import WebhookEndpoint, WebhookEvent
-from .presenters import iso, num, operation_out, tier_of, tier_out
+from .presenters import iso, num, tier_of, tier_out
 from .webhooks import delivery_enqueue, endpoint_cache_clear
 
-WEBHOOK_OPERATION_KINDS = (OperationKind.PURCHASE, OperationKind.REFUND)
-
-# The sale or refund this thread (request) saved last, as the service saved it: the API answers
-# with it instead of reading it back (see apis.OperationListApi.post).
+# The sale this thread (request) wrote last, as the service wrote it: the API answers with it
+# instead of reading it back (see apis.OperationListApi.post).
 _last_saved: ContextVar[Operation | None] = ContextVar("partner_last_saved_operation", default=None)
 
 
 def operation_last_saved(*, operation_id: int) -> Operation | None:
-    """The operation with this id if this thread has just saved it, else None."""
+    """The sale with this id if this thread has just written it (with its time), else None."""
     operation = _last_saved.get()
-    return operation if operation is not None and operation.pk == operation_id else None
+    if operation is None or operation.pk != operation_id or operation.created_at is None:
+        return None
+    return operation
+
+
+class OperationOutbox:
+    """The ``PurchaseExtension`` that writes a sale's webhook outbox row; it moves no points."""
+
+    def customers_to_lock(self, customer: Customer) -> list[int]:
+        return []
+
+    def moves(self, context: PurchaseContext) -> list:
+        _last_saved.set(context.operation)
+        delivery_enqueue(event=WebhookEvent.OPERATION, operation_id=context.operation.pk)
+        return []
+
+
+operation_outbox = OperationOutbox()
 
 
 def operation_saved(sender, instance: Operation, created: bool, raw: bool = False, **kwargs) -> None:
-    if raw or not created or instance.kind not in WEBHOOK_OPERATION_KINDS:
+    """A refund's outbox row (a sale's comes from ``OperationOutbox``)."""
+    if raw or not created or instance.kind != OperationKind.REFUND:
         return
-    _last_saved.set(instance)
-    delivery_enqueue(event=WebhookEvent.OPERATION, payload=lambda: operation_out(instance))
+    delivery_enqueue(event=WebhookEvent.OPERATION, operation_id=instance.pk)
 
 
 def participant_payload(customer: Customer) -> dict:
@@ -70,6 +95,9 @@ def customer_saved(sender, instance: Customer, created: bool, raw: bool = False,
 
 
 def connect() -> None:
+    from loyalty.extensions import purchase_extension_register
+
+    purchase_extension_register(operation_outbox)
     post_save.connect(operation_saved, sender=Operation, dispatch_uid="partner_operation_outbox")
     post_save.connect(customer_saved, sender=Customer, dispatch_uid="partner_customer_outbox")
     post_save.connect(endpoint_cache_clear, sender=WebhookEndpoint, dispatch_uid="partner_endpoints")

@@ -19,7 +19,7 @@ from loyalty.services import points_adjust
 
 from .errors import TagNotFound
 from .models import ApiKey, PartnerSettings, api_key_digest
-from .selectors import tags_by_ids
+from .selectors import api_key_cache_clear, tags_by_ids
 
 # Longer client keys are hashed so that the request id fits Operation.request_id (128 chars).
 _MAX_CLIENT_KEY = 80
@@ -60,8 +60,10 @@ def api_key_create(*, name: str, branch: Branch) -> NewApiKey:
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
-    """Stop the key from working from the next request on (idempotent)."""
+    """Stop the key from working from the next request on in this process, within
+    ``PROGRAM_CACHE_SECONDS`` in the others (idempotent)."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key_cache_clear()
 
 
 # Writing last_used_at on every request would add a write to every read; once a minute is enough

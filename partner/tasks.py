@@ -14,6 +14,13 @@ def webhook_send(delivery_id: int) -> None:
     webhooks.delivery_send(delivery_id=delivery_id)
 
 
+@shared_task(name="partner.webhooks_send_many", ignore_result=True)
+def webhooks_send_many(delivery_ids: list[int]) -> None:
+    """A web process's batch of committed deliveries: one ``webhook_send`` each."""
+    for delivery_id in delivery_ids:
+        webhook_send.delay(delivery_id)
+
+
 @shared_task(name="partner.webhooks_retry_due", ignore_result=True)
 def webhooks_retry_due() -> int:
     due = webhooks.deliveries_due()

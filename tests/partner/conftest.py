@@ -38,10 +38,13 @@ def on_commit(django_capture_on_commit_callbacks):
 def _fresh_endpoint_cache():
     # Rolled-back tests leave no signal behind: cached webhook endpoints must not outlive them.
     from partner.authentication import company_id_forget
+    from partner.selectors import api_key_cache_clear
     from partner.webhooks import endpoint_cache_clear
 
     endpoint_cache_clear()
     company_id_forget()
+    api_key_cache_clear()
     yield
     endpoint_cache_clear()
     company_id_forget()
+    api_key_cache_clear()

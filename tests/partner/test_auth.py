@@ -57,7 +57,9 @@ def test_the_key_is_stored_hashed_and_its_last_use_recorded(api, new_key):
     assert key.last_used_at is not None
 
 
-def test_last_use_is_written_at_most_once_a_minute(api, new_key, django_assert_num_queries):
+def test_last_use_is_written_at_most_once_a_minute(api, new_key, django_assert_num_queries,
+                                                   settings):
+    settings.PROGRAM_CACHE_SECONDS = 0  # no cached key: every request reads it
     api.get("/partner/v2/tags")
     # when the key is used again within the minute, then only the lookup and the tags are read
     with django_assert_num_queries(2):
@@ -65,6 +67,44 @@ def test_last_use_is_written_at_most_once_a_minute(api, new_key, django_assert_n
     ApiKey.objects.update(last_used_at=timezone.now() - timedelta(minutes=2))
     with django_assert_num_queries(3):
         api.get("/partner/v2/tags")
+
+
+def test_a_key_used_again_within_seconds_costs_no_query(api, new_key, django_assert_num_queries):
+    # given the key was used once (read, and its last use written)
+    api.get("/partner/v2/tags")
+    # then the next requests of the process read only what they answer
+    with django_assert_num_queries(1):
+        api.get("/partner/v2/tags")
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_the_cache_seconds(
+        api, new_key, settings, monkeypatch):
+    import time
+
+    settings.PROGRAM_CACHE_SECONDS = 5
+    assert api.get("/partner/v2/tags").status_code == 200
+    # when another process revokes it (no signal reaches this one)
+    ApiKey.objects.update(revoked_at=timezone.now())
+    # then it still works here for those seconds at most, and not after them
+    later = time.monotonic() + 5.1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert api.get("/partner/v2/tags").status_code == 401
+
+
+def test_a_key_revoked_in_admin_or_saved_is_dropped_from_the_cache(api, new_key):
+    assert api.get("/partner/v2/tags").status_code == 200
+    key = ApiKey.objects.get()
+    key.revoked_at = timezone.now()
+    key.save()
+    assert api.get("/partner/v2/tags").status_code == 401
+
+
+def test_a_wrong_key_is_never_cached(anonymous, new_key):
+    from partner import selectors
+
+    anonymous.credentials(HTTP_AUTHORIZATION=basic(f"{new_key.company_id}:not-the-key"))
+    assert anonymous.get("/partner/v2/tags").status_code == 401
+    assert list(selectors._keys) == []
 
 
 def test_every_response_has_a_fresh_request_id_and_timestamp_and_echoes_the_origin_id(api, anonymous):

@@ -243,3 +243,171 @@ def test_a_listened_sale_costs_one_more_statement_the_outbox_row(tiers, branch, 
     assert len(listened) == len(quiet) + 1
     assert not any("partner_" in q["sql"] for q in quiet.captured_queries)
     assert sum("partner_" in q["sql"] for q in listened.captured_queries) == 1
+
+
+# --- The body is the operation as GET /operations/{id} shows it -----------------------------------
+
+def test_a_certificate_sale_is_posted_as_get_shows_it_with_its_certificate_points(
+        api, tiers, endpoint, receiver, on_commit):
+    from decimal import Decimal
+
+    from loyalty.services import points_adjust
+    from tests.campaigns.factories import certificate_make
+    from tests.factories import customer_create
+
+    # given a customer with 500 points and a 200-point certificate of his
+    anna = customer_create(phone="+79160000001", name="Anna")
+    points_adjust(customer=anna, amount=500, reason="gift")
+    certificate = certificate_make(points=Decimal(200), customer=anna)
+    # when he pays 1000 with 100 of his points and the certificate
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", {
+            "code": certificate.code, "receipt": {"total": 1000, "cash": 700, "points": 100}},
+            format="json").json()
+    # then the webhook's body is the operation as GET shows it, certificate points included
+    [(_headers, body)] = receiver.requests
+    fetched = api.get(f"/partner/v2/operations/{created['id']}").json()
+    assert body["certificatePoints"] == 200.0 and body["points"] == -100.0
+    assert body == fetched == created
+
+
+def test_a_sale_that_lifts_the_tier_is_posted_with_the_new_tier(api, tiers, endpoint, receiver,
+                                                                 on_commit):
+    from decimal import Decimal
+
+    from tests.factories import customer_create
+
+    # given a Base customer 100 short of Silver (10,000 spent)
+    customer = customer_create(phone="+79160000002", total_spent=Decimal(9900))
+    # when he spends 500
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", sale(phone=customer.phone, receipt={
+            "total": 500, "cash": 500, "points": 0}), format="json").json()
+    # then the sale, its answer and its webhook all show him Silver, as GET does
+    [(_headers, body)] = receiver.requests
+    fetched = api.get(f"/partner/v2/operations/{created['id']}").json()
+    assert body["customer"]["membershipTier"]["name"] == "Silver"
+    assert body == fetched == created
+
+
+def test_a_refund_is_posted_as_get_shows_it(api, tiers, endpoint, receiver, on_commit):
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    with on_commit(execute=True):
+        refund = api.post(f"/partner/v2/operations/{created['id']}/refund",
+                          {"partialAmount": 40}, format="json").json()
+    assert receiver.requests[1][1] == api.get(f"/partner/v2/operations/{refund['id']}").json()
+
+
+def test_a_sale_written_without_operation_save_still_gets_its_outbox_row(tiers, branch, endpoint):
+    # The sale's hot path may insert the operation in SQL (no post_save): the outbox row comes
+    # from the partner app's purchase extension, in the sale's own transaction, exactly once.
+    from django.db.models.signals import post_save
+
+    from loyalty.models import Operation
+    from loyalty.services import purchase_create
+    from tests.factories import customer_create
+
+    customer = customer_create()
+    receivers = post_save._live_receivers(Operation)
+    post_save.receivers, saved = [], post_save.receivers
+    post_save.sender_receivers_cache.clear()
+    try:
+        assert receivers  # something listened before
+        receipt = purchase_create(customer=customer, branch=branch, total=10)
+    finally:
+        post_save.receivers = saved
+        post_save.sender_receivers_cache.clear()
+    assert list(WebhookDelivery.objects.values_list("operation_id", flat=True)) == [
+        receipt.operation_id]
+
+
+def test_a_delivery_left_behind_by_a_dead_process_is_sent_by_the_sweep_as_get_shows_it(
+        api, tiers, endpoint, receiver, on_commit):
+    # when the sale commits but the process dies before its on-commit callbacks run
+    with on_commit(execute=False):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    assert receiver.requests == []
+    # then the sweep finds the outbox row and posts the operation as GET shows it
+    from partner.tasks import webhooks_retry_due
+
+    assert webhooks_retry_due() == 1
+    [(_headers, body)] = receiver.requests
+    assert body == api.get(f"/partner/v2/operations/{created['id']}").json()
+    assert WebhookDelivery.objects.get().payload == body  # kept as it was posted
+
+
+def test_an_unsent_sale_delivery_opens_in_admin_naming_its_operation(api, tiers, endpoint,
+                                                                     admin_user, on_commit):
+    from django.test import Client
+
+    with on_commit(execute=False):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload is None and delivery.operation_id == created["id"]
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(f"/admin/partner/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200
+    assert f"/admin/loyalty/operation/{created['id']}/" in page.content.decode()
+
+
+def test_a_delivery_without_a_body_or_an_operation_is_refused_by_the_database(endpoint):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.create(endpoint=endpoint, event="operation", payload=None,
+                                       request_id="bf7d19b0-8e3c-4d55-98ba-2783915957b6",
+                                       next_attempt_at=timezone.now())
+
+
+# --- Queuing the sends in batches (with a broker) --------------------------------------------------
+
+def test_the_dispatcher_queues_every_delivery_once_in_batches():
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches, done = [], threading.Event()
+
+    def publish(ids):
+        batches.append(ids)
+        if sum(map(len, batches)) == 400:
+            done.set()
+
+    dispatcher = webhooks.Dispatcher(publish, pause=0.02)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(dispatcher.add, range(400)))
+    assert done.wait(5)
+    assert sorted(i for batch in batches for i in batch) == list(range(400))
+    assert len(batches) < 400
+
+
+def test_a_broker_that_refuses_a_batch_loses_nothing_the_sweep_would_not_send(caplog):
+    def publish(ids):
+        raise ConnectionError("broker down")
+
+    dispatcher = webhooks.Dispatcher(publish)
+    dispatcher._ids = [1, 2]
+    dispatcher.flush()  # no exception escapes the background thread
+    assert "could not queue deliveries [1, 2]" in caplog.text
+
+
+def test_with_a_broker_a_committed_sale_is_handed_to_the_dispatcher(api, tiers, endpoint,
+                                                                     settings, monkeypatch,
+                                                                     on_commit):
+    handed = []
+    monkeypatch.setattr(webhooks, "dispatcher", type("Fake", (), {"add": staticmethod(
+        handed.append)})())
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with on_commit(execute=True):
+        created = api.post("/partner/v2/operations", sale(), format="json").json()
+    assert handed == [WebhookDelivery.objects.get(operation_id=created["id"]).pk]
+
+
+def test_a_batch_is_sent_one_task_per_delivery(tiers, endpoint, receiver):
+    from partner.tasks import webhooks_send_many
+
+    ids = [WebhookDelivery.objects.create(
+        endpoint=endpoint, event="operation", payload={"n": n}, request_id=f"bf7d19b0-8e3c-4d55-"
+        f"98ba-27839159570{n}", next_attempt_at=timezone.now()).pk for n in range(2)]
+    webhooks_send_many(ids)
+    assert sorted(body["n"] for _h, body in receiver.requests) == [0, 1]
