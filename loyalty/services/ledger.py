@@ -32,9 +32,14 @@ def system_account(kind: str) -> Account:
     """
     account = _system_accounts.get(kind)
     if account is None:
-        stored, _created = Account.objects.get_or_create(kind=kind, customer=None)
-        account = _system_accounts[kind] = Account(pk=stored.pk, kind=kind, customer=None,
-                                                   balance=None)
+        stored, created = Account.objects.get_or_create(kind=kind, customer=None)
+        account = Account(pk=stored.pk, kind=kind, customer=None, balance=None)
+        if created and connection.in_atomic_block:
+            # Created by a transaction that has not committed: other threads must not use the
+            # id before it exists for them, nor ever if this transaction rolls back.
+            transaction.on_commit(lambda: _system_accounts.setdefault(kind, account))
+        else:
+            _system_accounts[kind] = account
     return account
 
 
