@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -156,6 +156,8 @@ class ReferralMemberAdmin(admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
         # Not the admin's changeform (it wraps a transaction around the save): the correction
         # is one durable service call.
+        if not str(object_id).isdigit():
+            raise Http404  # a mistyped address is "not found", not a server error
         customer = get_object_or_404(ReferralMember, pk=object_id)
         if not self.has_view_or_change_permission(request, customer):
             raise PermissionDenied

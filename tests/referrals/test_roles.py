@@ -63,3 +63,9 @@ def test_a_manager_corrects_an_inviter_but_not_the_programs_settings(sakura, cli
 
 def test_staff_without_a_role_does_not_see_the_statistics(db, client):
     assert staff_client(client, None).get(reverse("admin:referrals_stats")).status_code == 403
+
+
+def test_a_mistyped_member_address_is_not_found_not_a_server_error(sakura, client):
+    manager = staff_client(client, "Manager")
+    assert manager.get("/admin/referrals/referralmember/stats/change/").status_code == 404
+    assert manager.get("/admin/referrals/referralmember/999999/change/").status_code == 404
