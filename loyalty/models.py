@@ -22,6 +22,14 @@ cashback) and the request id that makes a retry harmless (unique in the schema).
 ``manage.py verifyledger`` and the tests prove it equals the sum of its entries. System accounts
 carry no cached balance (``NULL``): every sale touches them, and a cached total there would make
 one hot row that every till in the business waits on.
+
+**The sale's hot path.** ``purchase_create`` runs a fixed set of statements (referral ancestors,
+the account lock, the request-id lookup, the operation, its entries, the balances, the customer)
+written by hand through ``loyalty.rows``: the SQL text of each shape is built once from this
+module's ``_meta``, values pass through the fields' own preparation and converters, and on
+PostgreSQL the statements are prepared on the server (``DB_PREPARE_THRESHOLD``). A column added
+here reaches those statements by itself; a new invariant goes into the schema (a constraint),
+which the hand-written statements cannot bypass.
 """
 
 import uuid
