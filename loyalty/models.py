@@ -351,17 +351,21 @@ class Operation(models.Model):
         _("state"), max_length=10, choices=OperationState.choices, default=OperationState.NORMAL
     )
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    # Indexes of the foreign keys are in Meta: the (customer, time) and (branch, time) indexes
+    # serve every lookup by customer or branch, and the cashier's and a refund's origin are
+    # indexed only where set. Every index is written by each sale and by each row of a nightly
+    # posting (150,000 operations on the first expiry night of a million customers).
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="operations",
-        verbose_name=_("customer"),
+        verbose_name=_("customer"), db_index=False,
     )
     branch = models.ForeignKey(
         Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="operations",
-        verbose_name=_("branch"),
+        verbose_name=_("branch"), db_index=False,
     )
     cashier = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="operations", verbose_name=_("cashier"),
+        related_name="operations", verbose_name=_("cashier"), db_index=False,
     )
     cashier_external_id = models.CharField(_("cashier's external id"), max_length=100, blank=True)
     cashier_name = models.CharField(_("cashier's name"), max_length=200, blank=True)
@@ -381,7 +385,7 @@ class Operation(models.Model):
     request_id = models.CharField(_("request id"), max_length=128, null=True, blank=True)
     origin = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds",
-        verbose_name=_("refund of"),
+        verbose_name=_("refund of"), db_index=False,  # partial index in Meta: only refunds
     )
     comment = models.CharField(_("comment"), max_length=500, blank=True)
     import_batch = models.ForeignKey(
@@ -396,6 +400,10 @@ class Operation(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="operation_customer_time"),
             models.Index(fields=["branch", "-created_at"], name="operation_branch_time"),
+            models.Index(fields=["cashier"], condition=Q(cashier__isnull=False),
+                         name="operation_cashier"),
+            models.Index(fields=["origin"], condition=Q(origin__isnull=False),
+                         name="operation_origin"),
             models.Index(fields=["import_batch"], condition=Q(import_batch__isnull=False),
                          name="operation_import_batch"),
         ]
@@ -472,13 +480,17 @@ class Entry(models.Model):
     )
     reverses = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals",
-        verbose_name=_("reverses"),
+        verbose_name=_("reverses"), db_index=False,  # partial index in Meta: few entries reverse
     )
 
     class Meta:
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["reverses"], condition=Q(reverses__isnull=False),
+                         name="entry_reverses"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
             models.CheckConstraint(

@@ -25,3 +25,20 @@ def campaign_set(**fields):
         setattr(settings, key, value)
     settings.save()
     return settings
+
+
+def debt_record(customer, amount) -> None:
+    """Leave ``customer`` owing ``amount`` points, as a refund does when it takes back a referral
+    reward he already spent (``purchases.debit_moves``), through the ledger service."""
+    from django.db import transaction
+
+    from loyalty.locks import customer_accounts_lock
+    from loyalty.models import AccountKind, EntryKind, Operation, OperationKind
+    from loyalty.services.ledger import Move, entries_post, system_account
+
+    with transaction.atomic():
+        accounts = customer_accounts_lock(customer_ids=[customer.pk])[customer.pk]
+        operation = Operation.objects.create(kind=OperationKind.ADJUSTMENT, customer=customer,
+                                             comment="debt left by a refund (test)")
+        entries_post(operation=operation, moves=[Move(
+            EntryKind.DEBT, accounts.debt, system_account(AccountKind.ISSUED), Decimal(amount))])

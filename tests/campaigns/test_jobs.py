@@ -13,7 +13,7 @@ from loyalty.ledger_check import ledger_verify
 from loyalty.models import Customer, Entry, EntryKind, Operation, OperationKind
 from loyalty.selectors import customer_balances
 from loyalty.services import points_adjust, purchase_create, purchase_refund
-from tests.campaigns.factories import campaign_set
+from tests.campaigns.factories import campaign_set, debt_record
 from tests.factories import customer_create, program_set
 
 pytestmark = pytest.mark.django_db
@@ -208,6 +208,95 @@ def test_a_refund_within_the_delay_cancels_held_points_instead_of_releasing_them
     assert job_run(job="deferred", as_of=date(2026, 4, 9)) == 1
     balances = customer_balances(customer=customer)
     assert (balances["available"], balances["pending"]) == (D("30.00"), D("0.00"))
+    assert ledger_verify().ok
+
+
+def test_release_repays_debt_first_and_releases_the_rest(tiers, branch):
+    # given a 2-day delay, 50 points pending from a sale, and a debt of 30 recorded after it
+    program_set(accrual_delay_days=2)
+    customer = customer_create()
+    with freeze_time("2026-04-01 15:00"):
+        purchase_create(customer=customer, branch=branch, total=1000)  # 50 pending until 3 April
+    debt_record(customer, "30.00")
+    # when the pending points are released
+    assert job_run(job="deferred", as_of=date(2026, 4, 4)) == 1
+    # then 30 of them repay the debt (pending → debt) and 20 become spendable, in one operation
+    balances = customer_balances(customer=customer)
+    assert (balances["available"], balances["pending"], balances["debt"]) == (
+        D("20.00"), D("0.00"), D("0.00"))
+    release = Operation.objects.get(customer=customer, kind=OperationKind.RELEASE)
+    moves = {(e.kind, e.source.kind, e.destination.kind, e.amount) for e in release.entries.all()}
+    assert moves == {(EntryKind.DEBT_SETTLEMENT, "pending", "debt", D("30.00")),
+                     (EntryKind.RELEASE, "pending", "available", D("20.00"))}
+    assert (release.cashback, release.balance_after) == (D("50.00"), D("20.00"))
+    # and a second run, or the next night, moves nothing more
+    assert job_run(job="deferred", as_of=date(2026, 4, 4)) == 0
+    assert job_run(job="deferred", as_of=date(2026, 4, 5)) == 0
+    assert ledger_verify().ok
+
+
+def test_release_smaller_than_the_debt_only_reduces_it(tiers, branch):
+    # given 50 points pending and a debt of 80
+    program_set(accrual_delay_days=2)
+    customer = customer_create()
+    with freeze_time("2026-04-01 15:00"):
+        purchase_create(customer=customer, branch=branch, total=1000)
+    debt_record(customer, "80.00")
+    # when released, all 50 go to the debt and nothing becomes spendable
+    assert job_run(job="deferred", as_of=date(2026, 4, 4)) == 1
+    balances = customer_balances(customer=customer)
+    assert (balances["available"], balances["pending"], balances["debt"]) == (
+        D("0.00"), D("0.00"), D("-30.00"))
+    release = Operation.objects.get(customer=customer, kind=OperationKind.RELEASE)
+    assert [(e.kind, e.amount) for e in release.entries.all()] == [
+        (EntryKind.DEBT_SETTLEMENT, D("50.00"))]
+    assert release.balance_after == D("0.00")
+    # and the next sale's cashback repays the rest of the debt when it is credited
+    with freeze_time("2026-04-05 12:00"):
+        purchase_create(customer=customer, branch=branch, total=1000)
+    assert customer_balances(customer=customer)["debt"] == D("0.00")
+    assert customer_balances(customer=customer)["pending"] == D("20.00")
+    assert job_run(job="deferred", as_of=date(2026, 4, 8)) == 1
+    assert customer_balances(customer=customer)["available"] == D("20.00")
+    assert ledger_verify().ok
+
+
+def test_release_after_a_referral_refund_left_debt(db, branch):
+    # given Sakura with a 3-day delay: Anna invited Boris; his sale pays her a reward she spends
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from loyalty.program import program_load
+    from referrals.services import referral_link
+    from tests.factories import next_phone
+
+    program_load((Path(settings.BASE_DIR) / "presets" / "sakura.yaml").read_text())
+    from loyalty.services import customer_register
+
+    anna = customer_register(phone=next_phone())
+    boris = customer_register(phone=next_phone())
+    referral_link(customer=boris, inviter=anna.phone, channel="till")
+    with freeze_time("2026-04-01 12:00"):
+        # the reward is paid at once (no delay yet) and Anna spends it
+        first = purchase_create(customer=boris, branch=branch, total="2000.00")
+        spendable = customer_balances(customer=anna)["available"]
+        purchase_create(customer=anna, branch=branch, total="5000.00", points=spendable)
+        # then the owner defers points: Anna's next cashback waits 3 days
+        program_set(accrual_delay_days=3)
+        purchase_create(customer=anna, branch=branch, total="5000.00")
+        # when Boris's sale is refunded, the spent reward becomes Anna's debt while her own
+        # cashback is still pending
+        purchase_refund(operation_id=first.operation_id)
+    before = customer_balances(customer=anna)
+    assert before["debt"] < 0 < before["pending"]
+    # then the release repays the debt first, exactly as a credit would
+    assert job_run(job="deferred", as_of=date(2026, 4, 5)) >= 1
+    after = customer_balances(customer=anna)
+    settle = min(-before["debt"], before["pending"])
+    assert after["debt"] == before["debt"] + settle
+    assert after["available"] == before["available"] + before["pending"] - settle
+    assert after["pending"] == D("0.00")
     assert ledger_verify().ok
 
 
