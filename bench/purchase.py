@@ -5,10 +5,10 @@ Usage (PostgreSQL must answer; the script creates and drops its own database):
     .venv/bin/python bench/purchase.py [--customers 5000] [--purchases 3000] [--threads 1 8]
 
 For each thread count it runs N purchases through the service (no HTTP), then N purchases as the
-same statements written in raw SQL over psycopg (read the referral ancestors, lock the customer's
-accounts, look up the request id, insert the operation and its entries, update the balance, update
-the customer; settings and tiers come from memory in both), and prints purchases/s for both,
-their ratio and the queries per purchase.
+same statements written in raw SQL over psycopg (read the referral ancestors; lock the customer's
+accounts and look up the request id; insert the operation; insert its entries, update the balance
+and the customer in one statement; settings and tiers come from memory in both), and prints
+purchases/s for both, their ratio and the queries per purchase.
 """
 
 import argparse
@@ -148,17 +148,17 @@ class RawSqlWork:
                 (customer_id,),
             )
             cur.fetchall()
+            # The accounts locked and the request id looked up in one statement, as the service.
+            request_id = uuid.uuid4().hex
             cur.execute(
-                "SELECT a.id, a.kind, a.balance, c.total_spent, c.purchase_count, c.tier_id "
+                "SELECT a.id, a.kind, a.balance, c.total_spent, c.purchase_count, c.tier_id, "
+                "(SELECT o.id FROM loyalty_operation o WHERE o.request_id = %s LIMIT 1) "
                 "FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id "
                 "WHERE a.customer_id = %s ORDER BY a.id FOR NO KEY UPDATE OF a",
-                (customer_id,),
+                (request_id, customer_id),
             )
             rows = cur.fetchall()
             available = next(r for r in rows if r[1] == "available")
-            request_id = uuid.uuid4().hex
-            cur.execute("SELECT id FROM loyalty_operation WHERE request_id = %s", (request_id,))
-            cur.fetchone()
             rate = self.rates[rows[0][5]]
             cashback = (total * rate / 100).quantize(Decimal("0.01"))
             cur.execute(
@@ -171,17 +171,15 @@ class RawSqlWork:
                  available[2] + cashback),
             )
             operation_id = cur.fetchone()[0]
+            # The entry, the balance and the customer's totals in one statement, as the service.
             cur.execute(
+                "WITH b AS (UPDATE loyalty_account SET balance = %s WHERE id = %s), "
+                "c AS (UPDATE loyalty_customer SET total_spent = %s, purchase_count = %s, "
+                "last_purchase_at = now() WHERE id = %s) "
                 "INSERT INTO loyalty_entry (operation_id, kind, source_id, destination_id, amount, "
                 "created_at) VALUES (%s, 'cashback', %s, %s, %s, now())",
-                (operation_id, self.issued, available[0], cashback),
-            )
-            cur.execute("UPDATE loyalty_account SET balance = %s WHERE id = %s",
-                        (available[2] + cashback, available[0]))
-            cur.execute(
-                "UPDATE loyalty_customer SET total_spent = %s, purchase_count = %s, "
-                "last_purchase_at = now() WHERE id = %s",
-                (rows[0][3] + total, rows[0][4] + 1, customer_id),
+                (available[2] + cashback, available[0], rows[0][3] + total, rows[0][4] + 1,
+                 customer_id, operation_id, self.issued, available[0], cashback),
             )
 
     def teardown(self, conn):

@@ -13,7 +13,7 @@ from functools import cache
 from django.db.models import QuerySet
 
 from . import rows
-from .models import Account, AccountKind, Customer
+from .models import Account, AccountKind, Customer, Operation
 
 
 @dataclass
@@ -25,10 +25,14 @@ class CustomerAccounts:
     pending: Account | None  # None for a credited customer locked without ``credited_pending``
     held: Account | None  # None for a customer locked only to be credited or debited
     debt: Account
+    # With ``customer_accounts_lock(request_id=...)``: the operation already carrying that request
+    # id (a retry), read in the same statement as the locks; None when there is none.
+    request_operation_id: int | None = None
 
 
 def customer_accounts_lock(
-    *, customer_ids: Iterable[int], credited_ids: Iterable[int] = (), credited_pending: bool = False
+    *, customer_ids: Iterable[int], credited_ids: Iterable[int] = (), credited_pending: bool = False,
+    request_id: str | None = None,
 ) -> dict[int, CustomerAccounts]:
     """Lock every account of ``customer_ids``, and the spendable and debt accounts of
     ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors) —
@@ -41,6 +45,11 @@ def customer_accounts_lock(
     from ``loyalty.program_cache`` by the callers that need it. Locking two (three) rows instead of
     four per credited customer keeps a sale up a long chain nearly as cheap as one without.
 
+    ``request_id``: also look up the operation carrying it (``request_operation_id``), in the same
+    round trip. Its snapshot is the statement's: a retry that waited on these locks for its twin
+    to commit may not see the twin's operation — the request id's unique constraint then refuses
+    the second insert, and the caller returns the first (``purchase_create`` does).
+
     Hand-written SQL (``loyalty.rows``): every sale runs it, and composing it through the ORM cost
     more than PostgreSQL needs to execute it. Same statement as
     ``Account.objects.select_related("customer").filter(...).order_by("pk")
@@ -52,16 +61,22 @@ def customer_accounts_lock(
         return {}
     kinds = ([AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT] if credited_pending
              else [AccountKind.AVAILABLE, AccountKind.DEBT])
-    sql = _lock_sql(len(full), len(partial), len(kinds), rows.db().vendor)
-    params = [*full, *partial, *kinds] if partial else full
+    sql = _lock_sql(len(full), len(partial), len(kinds), request_id is not None, rows.db().vendor)
+    params = [*full, *partial, *kinds] if partial else list(full)
+    if request_id is not None:
+        params.insert(0, request_id)  # the select list's parameter comes first
     split = len(rows.concrete_fields(Account))
     connection = rows.db()
     grouped: dict[int, dict[str, Account]] = {}
+    end = split + len(rows.concrete_fields(Customer))
+    request_operation_id = None
     for row in rows.fetch(sql, params):
+        if request_id is not None:
+            request_operation_id = row[end]
         account = rows.instance(Account, row[:split], connection)
         grouped.setdefault(account.customer_id, {})[account.kind] = account
         if account.kind == AccountKind.AVAILABLE:  # the customer's columns come on this row only
-            account._state.fields_cache["customer"] = rows.instance(Customer, row[split:],
+            account._state.fields_cache["customer"] = rows.instance(Customer, row[split:end],
                                                                     connection)
     result = {}
     for customer_id, by_kind in grouped.items():
@@ -74,12 +89,13 @@ def customer_accounts_lock(
             pending=by_kind.get(AccountKind.PENDING),
             held=by_kind.get(AccountKind.HELD),
             debt=by_kind[AccountKind.DEBT],
+            request_operation_id=request_operation_id,
         )
     return result
 
 
 @cache
-def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
+def _lock_sql(full: int, partial: int, kinds: int, with_request: bool, vendor: str) -> str:
     q = rows.quote
     marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
     assert AccountKind.AVAILABLE.value.isidentifier()  # written into the SQL as a literal
@@ -92,7 +108,9 @@ def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
         # Every customer has one spendable account, locked in every case: his row comes with it.
         f"SELECT {rows.columns(Account, 'a')},"  # noqa: S608 - names from _meta; values bound
         f" {rows.columns(Customer, 'c', when=available)}"
-        f" FROM {q(Account._meta.db_table)} a"
+        + (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
+           f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
+        + f" FROM {q(Account._meta.db_table)} a"
         f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
         f" WHERE {where} ORDER BY a.{q('id')}"
     )

@@ -58,7 +58,8 @@ class Move:
     reverses_id: int | None = None
 
 
-def entries_post(*, operation: Operation, moves: list[Move]) -> int:
+def entries_post(*, operation: Operation, moves: list[Move], then: tuple[str, list] | None = None
+                 ) -> int:
     """Append ``moves`` to the ledger for ``operation`` and update cached balances; returns the
     number of entries written.
 
@@ -66,21 +67,39 @@ def entries_post(*, operation: Operation, moves: list[Move]) -> int:
     under that lock, so the balances here are current). Zero amounts are skipped. A customer
     balance that would break its sign rule raises ``IntegrityError`` from the schema's CHECK, which
     rolls the whole operation back.
+
+    ``then``: one more ``UPDATE`` (SQL, params) of the same unit of work, such as the sale's update
+    of the customer's totals. On PostgreSQL the entries, the balances and ``then`` go to the server
+    as ONE statement (the updates as data-modifying ``WITH`` parts of the entries' INSERT: they
+    touch other rows, so the shared snapshot changes nothing); elsewhere as separate statements.
     """
     moves = [m for m in moves if m.amount > 0]
-    if not moves:
+    changed: dict[int, Account] = {}
+    for m in moves:
+        for account, sign in ((m.source, -1), (m.destination, 1)):
+            if account.customer_id is None:
+                continue
+            account.balance += sign * m.amount
+            changed[account.pk] = account
+    parts = [part for part in (_entries_sql(operation, moves),
+                               _balances_sql(list(changed.values())), then) if part is not None]
+    if not parts:
         return 0
     with transaction.atomic(savepoint=False):
-        _entries_insert(operation, moves)
-        changed: dict[int, Account] = {}
-        for m in moves:
-            for account, sign in ((m.source, -1), (m.destination, 1)):
-                if account.customer_id is None:
-                    continue
-                account.balance += sign * m.amount
-                changed[account.pk] = account
-        _balances_update(list(changed.values()))
+        if len(parts) > 1 and rows.db().vendor == "postgresql":
+            rows.execute(*_one_statement(parts))
+        else:
+            for sql, params in parts:
+                rows.execute(sql, params)
     return len(moves)
+
+
+def _one_statement(parts: list[tuple[str, list]]) -> tuple[str, list]:
+    """``WITH p1 AS (UPDATE ...), ... <last>``: the statements of ``parts`` as one (PostgreSQL)."""
+    *updates, (last_sql, last_params) = sorted(parts, key=lambda part: part[0].startswith("INSERT"))
+    ctes = ", ".join(f"u{i} AS ({sql})" for i, (sql, _params) in enumerate(updates))
+    params = [value for _sql, part_params in updates for value in part_params] + list(last_params)
+    return f"WITH {ctes} {last_sql}", params
 
 
 _ENTRY_COLUMNS = ("operation_id", "kind", "source_id", "destination_id", "amount", "created_at",
@@ -95,9 +114,11 @@ def _entries_insert_sql(count: int, vendor: str) -> str:
             + ", ".join(one for _ in range(count)))
 
 
-def _entries_insert(operation: Operation, moves: list[Move]) -> None:
+def _entries_sql(operation: Operation, moves: list[Move]) -> tuple[str, list] | None:
     """``Entry.objects.bulk_create`` of one entry per move, written by hand: every sale runs it,
     and building the instances and the INSERT through the ORM cost more than executing it."""
+    if not moves:
+        return None
     when = rows.prep(Entry, "created_at")
     amount = rows.prep(Entry, "amount")
     now = when(timezone.now())
@@ -105,29 +126,30 @@ def _entries_insert(operation: Operation, moves: list[Move]) -> None:
     for m in moves:
         params += [operation.pk, m.kind, m.source.pk, m.destination.pk, amount(m.amount), now,
                    when(m.release_at), m.reverses_id]
-    rows.execute(_entries_insert_sql(len(moves), rows.db().vendor), params)
+    return _entries_insert_sql(len(moves), rows.db().vendor), params
 
 
-def _balances_update(accounts: list[Account]) -> None:
-    """Write the new cached balances in ONE statement, so that a sale that also credits a referral
+@functools.cache
+def _balances_update_sql(count: int, vendor: str) -> str:
+    table = rows.quote(Account._meta.db_table)
+    if count == 1:
+        return f"UPDATE {table} SET balance = %s WHERE id = %s"  # noqa: S608 - placeholders only
+    whens = " ".join("WHEN %s THEN %s" for _ in range(count))
+    ids = ", ".join("%s" for _ in range(count))
+    return f"UPDATE {table} SET balance = CASE id {whens} END WHERE id IN ({ids})"  # noqa: S608 - placeholders only
+
+
+def _balances_sql(accounts: list[Account]) -> tuple[str, list] | None:
+    """The new cached balances in ONE statement, so that a sale that also credits a referral
     chain costs the same number of queries whatever the chain's length. Hand-written CASE rather
     than ``bulk_update``: this runs in every sale, and building the ORM's CASE cost more than
     executing it."""
     if not accounts:
-        return
-    table = connection.ops.quote_name(Account._meta.db_table)
+        return None
+    sql = _balances_update_sql(len(accounts), rows.db().vendor)
     if len(accounts) == 1:
-        rows.execute(f"UPDATE {table} SET balance = %s WHERE id = %s",  # noqa: S608 - placeholders only
-                     [accounts[0].balance, accounts[0].pk])
-        return
-    whens = " ".join("WHEN %s THEN %s" for _ in accounts)
-    ids = ", ".join("%s" for _ in accounts)
-    params = [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET balance = CASE id {whens} END WHERE id IN ({ids})",  # noqa: S608 - placeholders only
-            params,
-        )
+        return sql, [accounts[0].balance, accounts[0].pk]
+    return sql, [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]
 
 
 def customer_accounts_create(*, customer_id: int) -> None:

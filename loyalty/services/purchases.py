@@ -250,11 +250,13 @@ def _purchase_create(
     cached = program_get()  # one reading of the program for the whole sale
     program = cached.settings
     # Others' pending accounts are locked only when this sale defers what it credits them.
+    # The request id is looked up in the lock's own statement (a retry returns the first sale).
     locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others,
-                                    credited_pending=bool(program.accrual_delay_days))
+                                    credited_pending=bool(program.accrual_delay_days),
+                                    request_id=request_id or None)
     accounts = locked[customer_id]
-    replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
-    if replayed is not None:
+    if accounts.request_operation_id is not None:
+        replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
         return _receipt(replayed, replayed=True)
     customer = accounts.customer
     if customer.is_blocked:
@@ -310,12 +312,12 @@ def _purchase_create(
         )
         for ext in extensions:
             moves += ext.moves(context)
-    entries_post(operation=operation, moves=moves)
     customer.total_spent += calc.cash
     customer.purchase_count += 1
     customer.last_purchase_at = now
     customer_tier_recompute(customer=customer, tiers=cached.tiers)
-    _customer_after_sale_update(customer)
+    # The customer's new totals go with the entries and balances (one statement on PostgreSQL).
+    entries_post(operation=operation, moves=moves, then=_customer_after_sale_update(customer))
     return Receipt(
         operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
         cash=calc.cash, cashback=calc.cashback, cashback_percent=calc.cashback_percent,
@@ -332,14 +334,14 @@ def _customer_update_sql(vendor: str) -> str:
             f" WHERE {q('id')} = %s")
 
 
-def _customer_after_sale_update(customer: Customer) -> None:
+def _customer_after_sale_update(customer: Customer) -> tuple[str, list]:
     """``Customer.objects.filter(pk=...).update(total_spent=..., purchase_count=...,
-    last_purchase_at=..., tier_id=...)``, by hand: it runs in every sale."""
-    rows.execute(_customer_update_sql(rows.db().vendor), [
+    last_purchase_at=..., tier_id=...)``, by hand (it runs in every sale), for ``entries_post``."""
+    return _customer_update_sql(rows.db().vendor), [
         rows.prep(Customer, "total_spent")(customer.total_spent), customer.purchase_count,
         rows.prep(Customer, "last_purchase_at")(customer.last_purchase_at), customer.tier_id,
         customer.pk,
-    ])
+    ]
 
 
 def purchase_create(

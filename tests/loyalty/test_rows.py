@@ -114,7 +114,8 @@ def test_an_execute_wrapper_sees_every_statement_of_a_sale(tiers, branch):
         purchase_create(customer=customer, branch=branch, total=100, request_id="wrapped-1")
     assert any("FOR NO KEY UPDATE" in sql or "loyalty_account" in sql for sql in seen)
     assert any(sql.startswith('INSERT INTO "loyalty_operation"') for sql in seen)
-    assert any(sql.startswith('INSERT INTO "loyalty_entry"') for sql in seen)
+    assert any('INSERT INTO "loyalty_entry"' in sql for sql in seen)
+    assert any('UPDATE "loyalty_customer"' in sql for sql in seen)
 
 
 def test_a_database_error_on_the_hot_path_is_djangos(tiers, branch):
@@ -131,3 +132,20 @@ def test_the_system_accounts_exist_from_the_migrations():
     # system_account() never has to create one inside a sale that might roll back.
     kinds = set(Account.objects.filter(customer=None).values_list("kind", flat=True))
     assert kinds == {AccountKind.ISSUED, AccountKind.SPENT, AccountKind.EXPIRED}
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_a_sale_is_three_statements_between_begin_and_commit(tiers, branch):
+    from django.test.utils import CaptureQueriesContext
+
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=100)
+    with CaptureQueriesContext(connection) as captured:
+        purchase_create(customer=customer, branch=branch, total=100, request_id="three-1")
+    statements = [q["sql"] for q in captured.captured_queries
+                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+                  and "referral" not in q["sql"]]  # the referral app's ancestors, when installed
+    # the lock with the request-id lookup; the operation; entries + balances + customer totals
+    assert len(statements) == 3, statements
+    assert "FOR NO KEY UPDATE" in statements[0] and "request_id" in statements[0]
+    assert statements[2].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[2]
