@@ -26,6 +26,22 @@ def test_seeddemo_builds_a_business_through_the_services(tiers, branch):
     assert ledger_verify().ok
 
 
+def test_seeddemo_issues_certificates_and_uses_some(tiers, branch):
+    from campaigns.models import Certificate, CertificateStatus
+    from loyalty.services.certificates import certificate_points_of
+
+    call_command("seeddemo", customers=120, months=3, seed=5, stdout=io.StringIO())
+    certificates = Certificate.objects.all()
+    assert certificates.count() >= 5
+    assert len({c.reason for c in certificates}) >= 2  # gifts, sold ones, by hand
+    assert certificates.filter(status=CertificateStatus.EXPIRED).exists()  # some lapsed unused
+    used = certificates.filter(status=CertificateStatus.USED)
+    assert used.exists()
+    for certificate in used:  # each paid part of a real sale, through the ledger
+        assert certificate_points_of(operation_id=certificate.operation_id) > 0
+    assert ledger_verify().ok
+
+
 def test_seeddemo_if_empty_leaves_existing_customers_alone(tiers, branch):
     call_command("seeddemo", customers=6, months=1, stdout=io.StringIO())
     call_command("seeddemo", customers=6, if_empty=True, stdout=io.StringIO())
