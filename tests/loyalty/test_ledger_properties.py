@@ -83,3 +83,23 @@ def test_verifyledger_command_passes_after_activity_and_fails_on_tampering(tiers
     Account.objects.filter(customer=customer, kind="available").update(balance=D("999.00"))
     with pytest.raises(Exception, match="NOT consistent"):
         call_command("verifyledger")
+
+
+@pytest.mark.django_db
+def test_ledger_verify_names_the_account_that_differs_and_a_broken_sign(tiers, branch):
+    from loyalty.ledger_check import ledger_verify
+    from loyalty.models import Entry
+
+    customer = customer_create()
+    purchase_create(customer=customer, branch=branch, total=1000)  # 50 points of cashback
+    assert ledger_verify().ok
+    available = Account.objects.get(customer=customer, kind="available")
+    Account.objects.filter(pk=available.pk).update(balance=D("999.00"))
+    report = ledger_verify()
+    assert report.mismatches == [(available.pk, D("999.00"), D("50.00"))]
+    assert report.total == 0 and not report.sign_violations
+    # an entry moved behind the services' back: his debt account would hold a positive balance
+    debt = Account.objects.get(customer=customer, kind="debt")
+    Entry.objects.filter(destination=available).update(destination=debt)
+    report = ledger_verify()
+    assert debt.pk in report.sign_violations and not report.ok
