@@ -66,7 +66,9 @@ def test_a_friend_joins_from_his_phone_by_the_invitation_link(live_server, page,
     assert not Customer.objects.filter(phone="+79167770011").exists()
     message = next(r.getMessage() for r in caplog.records
                    if r.getMessage().startswith("message to +79167770011"))
-    code = re.search(r"\b(\d{6}) — код подтверждения номера для Sakura", message).group(1)
+    # (the 6 digits whatever the text: a transactional test before this one may have flushed the
+    # migration's templates, and the outbox then sends the bare facts)
+    code = re.search(r"\b(\d{6})\b", message).group(1)
     # a wrong code: told so in Russian, with the attempts left
     page.fill("input[name=code]", "000000" if code != "000000" else "111111")
     page.click("#confirm button[type=submit]")
