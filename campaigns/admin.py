@@ -19,6 +19,7 @@ from loyalty.models import Customer
 from loyalty.phones import try_normalize_phone
 
 from .models import (
+    SECRET_KINDS,
     Broadcast,
     CampaignSettings,
     Certificate,
@@ -211,12 +212,18 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "customer", "kind", "status", "channel", "attempts", "sent_at",
-                    "error"]
+    list_display = ["created_at", "customer", "phone", "kind", "status", "channel", "attempts",
+                    "sent_at", "error"]
     list_filter = ["status", "kind", "channel"]
-    search_fields = ["customer__phone"]
+    search_fields = ["customer__phone", "phone"]
     list_select_related = ["customer"]
     raw_id_fields = ["customer", "certificate", "broadcast"]
+
+    def get_exclude(self, request, obj=None):
+        # A one-time code is the visitor's secret: staff never see it, even while it waits.
+        if obj is not None and obj.kind in SECRET_KINDS:
+            return ["context"]
+        return super().get_exclude(request, obj)
 
 
 @admin.register(JobRun)

@@ -1,5 +1,9 @@
 """Ways a message reaches a customer, behind one interface: ``send(customer, subject, body)``.
 
+``customer`` is a ``loyalty.Customer``, or a ``PhoneRecipient`` (a bare phone number) for a
+transactional message to someone who is not a customer yet; a channel reads only ``phone`` and
+``email`` from it.
+
 E-mail goes through Django's mail backend; SMS through an HTTP gateway whose URL is a template
 (``SMS_GATEWAY_URL`` with ``{phone}`` and ``{text}``), off unless ``USE_SMS``; the console channel
 logs the message (development, ``NOTIFY_CONSOLE``). A Telegram channel plugs in the same way once the
@@ -9,11 +13,20 @@ bot exists. ``channel_for`` picks the first channel that reaches the customer.
 import logging
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PhoneRecipient:
+    """The addressee of a transactional message: a phone number only (no e-mail reaches him)."""
+
+    phone: str
+    email: str = ""
 
 
 class ChannelError(Exception):

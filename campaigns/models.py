@@ -16,6 +16,11 @@ missed day.
 cause and sent after commit by a task; a failed send is retried with a growing delay. Text comes from
 ``NotificationTemplate`` (one per message and language), rendered when sent. Customers who did not
 agree to messages get no row at all.
+
+A *transactional* message (a security code the visitor asked for) goes to a bare ``phone`` instead
+of a customer: no customer and no marketing consent are needed. Its ``expires_at`` stops retries
+once it is worthless, and the data of a ``SECRET_KINDS`` message (the code) is wiped from the row as
+soon as the message is sent, given up or expired.
 """
 
 from decimal import Decimal
@@ -222,6 +227,11 @@ class MessageKind(models.TextChoices):
     REVIEW_THANKS = "review_thanks", _("thanks for the review")
     ORDER_STATUS = "order_status", _("order status")
     BROADCAST = "broadcast", _("message to a segment")
+    PHONE_CODE = "phone_code", _("phone confirmation code")
+
+
+# Messages whose data is a secret (a one-time code): kept in the outbox only until sent.
+SECRET_KINDS = frozenset({MessageKind.PHONE_CODE})
 
 
 class NotificationTemplate(models.Model):
@@ -233,7 +243,8 @@ class NotificationTemplate(models.Model):
     body = models.TextField(
         _("text"),
         help_text=_("Placeholders: {{ name }}, {{ business }}, {{ points }}, {{ code }}, "
-                    "{{ valid_until }}, {{ balance }}, {{ expires_on }}, {{ text }}."),
+                    "{{ valid_until }}, {{ balance }}, {{ expires_on }}, {{ text }}, "
+                    "{{ minutes }}."),
     )
 
     class Meta:
@@ -285,10 +296,16 @@ class Broadcast(models.Model):
 
 
 class Notification(models.Model):
-    """One message to one customer (the outbox). ``key`` makes a cause write it at most once."""
+    """One message to one customer, or to a bare phone number for a transactional message (the
+    outbox). ``key`` makes a cause write it at most once."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications",
-                                 verbose_name=_("customer"))
+                                 null=True, blank=True, verbose_name=_("customer"))
+    # db_default: the nightly jobs and broadcasts write rows with INSERT ... SELECT (no phone).
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, default="", db_default="",
+        help_text=_("For a transactional message to someone who is not a customer yet."),
+    )
     kind = models.CharField(_("message"), max_length=20, choices=MessageKind.choices)
     key = models.CharField(_("key"), max_length=120, unique=True)
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, null=True, blank=True,
@@ -301,6 +318,10 @@ class Notification(models.Model):
     channel = models.CharField(_("channel"), max_length=20, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"))
+    expires_at = models.DateTimeField(
+        _("worthless after"), null=True, blank=True,
+        help_text=_("Not sent after this moment (a one-time code that has expired)."),
+    )
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     error = models.CharField(_("last error"), max_length=500, blank=True)
@@ -313,6 +334,14 @@ class Notification(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"),
                          name="notification_due"),
         ]
+        constraints = [
+            # Exactly one recipient: a customer (phone empty) or a bare phone number.
+            models.CheckConstraint(
+                condition=(Q(customer__isnull=False, phone="")
+                           | (Q(customer__isnull=True) & ~Q(phone=""))),
+                name="notification_one_recipient",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.customer_id}"
+        return f"{self.get_kind_display()} → {self.customer_id or self.phone}"

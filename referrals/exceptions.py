@@ -63,3 +63,48 @@ class ReferralTreeChanged(ReferralError):
     code = "conflict"
     status = 409
     default_message = _("The customer's inviter changed during the sale. Please repeat the sale.")
+
+
+class PhoneCheckError(LoyaltyError):
+    """Base of the refusals of the join page's one-time code (shown to the visitor, translated)."""
+
+    code = "phoneCheck"
+    default_message = _("The phone number could not be confirmed.")
+
+
+class CodeWrong(PhoneCheckError):
+    """The code typed is not the one sent; the attempt was counted."""
+
+    code = "codeWrong"
+    default_message = _("The code is wrong. Attempts left: %(left)s.")
+
+
+class CodeExpired(PhoneCheckError):
+    """No code is waiting for this number: it expired, was already used, or was never sent."""
+
+    code = "codeExpired"
+    default_message = _("This code is no longer valid. Ask for a new one.")
+
+
+class CodeAttemptsExhausted(PhoneCheckError):
+    """Too many wrong codes: this code is dead, even typed right; a new one must be sent."""
+
+    code = "codeAttemptsExhausted"
+    status = 429
+    default_message = _("Too many wrong attempts. Ask for a new code.")
+
+
+class CodeResendTooSoon(PhoneCheckError):
+    """A code was sent to this number less than a minute ago."""
+
+    code = "codeResendTooSoon"
+    status = 429
+    default_message = _("A new code can be sent in %(seconds)s s.")
+
+
+class CodeSendLimit(PhoneCheckError):
+    """The hourly number of codes to this number is used up."""
+
+    code = "codeSendLimit"
+    status = 429
+    default_message = _("Too many codes were sent to this number. Try again in %(minutes)s min.")

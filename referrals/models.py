@@ -20,6 +20,11 @@ effective invites (friends who bought).
 level is the closure row's depth between the sale's buyer and the entry's customer: a link is
 fixed as soon as anyone at or below it has bought, so that depth never changes once paid. Refunds'
 reversal entries point at what they reverse (``Entry.reverses``).
+
+**Phone checks.** The join page registers a friend only once he has typed the one-time code sent to
+his phone. ``PhoneCheck`` holds one row per phone number: the HMAC of the code last sent (never the
+code), when it expires, wrong attempts, whether it was used, and the sends of the current hour (the
+row is also the per-number lock that makes those limits hold under concurrent requests).
 """
 
 import secrets
@@ -200,6 +205,27 @@ class ReferralAncestor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.descendant_id} → {self.ancestor_id} ({self.depth})"
+
+
+class PhoneCheck(models.Model):
+    """The one-time code last sent to ``phone`` (E.164) to prove the visitor holds it; see
+    ``referrals.services.phone_check_send`` / ``phone_check_confirm`` for the rules."""
+
+    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    code_hash = models.CharField(_("code (hashed)"), max_length=64, blank=True)
+    sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("valid until"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    used_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    window_started_at = models.DateTimeField(_("sends counted since"), null=True, blank=True)
+    sends_in_window = models.PositiveSmallIntegerField(_("sends since then"), default=0)
+
+    class Meta:
+        verbose_name = _("phone check")
+        verbose_name_plural = _("phone checks")
+
+    def __str__(self) -> str:
+        return self.phone
 
 
 class ReferralMember(Customer):

@@ -1,12 +1,15 @@
 """Every write of the referral program: codes, links (with the closure table), the owner's
-corrections, and the program settings. Points are never moved here: a sale pays its rewards through
-``referrals.extension`` inside ``loyalty.services.purchase_create``.
+corrections, the program settings, and the join page's one-time phone code (at the end). Points
+are never moved here: a sale pays its rewards through ``referrals.extension`` inside
+``loyalty.services.purchase_create``.
 
 Tree writes are rare (one per invited registration) and serialised by one lock: the program row,
 ``SELECT ... FOR UPDATE``, taken before the friend's account lock. A sale never takes that lock (it
 reads the tree and the settings without locking), so it never waits on it.
 """
 
+import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,23 +18,36 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
+from campaigns.models import MessageKind
+from campaigns.services.notifications import notification_queue_transactional
+from loyalty.exceptions import AlreadyRegistered, LoyaltyError
 from loyalty.locks import customer_accounts_lock
 from loyalty.models import Customer, Tier
-from loyalty.phones import try_normalize_phone
+from loyalty.phones import normalize_phone, try_normalize_phone
+from loyalty.services import customer_register
 
 from .exceptions import (
     AlreadyCustomer,
     AlreadyInvited,
+    CodeAttemptsExhausted,
+    CodeExpired,
+    CodeResendTooSoon,
+    CodeSendLimit,
+    CodeWrong,
     InviteCycle,
     InviterFixed,
     InviterNotFound,
+    PhoneCheckError,
     SelfInvite,
 )
 from .models import (
     CODE_ALPHABET,
+    PhoneCheck,
     Referral,
     ReferralAncestor,
+    ReferralChannel,
     ReferralCode,
     ReferralLevel,
     ReferralProgram,
@@ -245,3 +261,139 @@ def referral_program_set(
         ])
         tier_invites_changed()  # bulk_create sends no signal
     return referral_program_get()
+
+
+# The join page's one-time code ---------------------------------------------------------------
+# The join page registers a friend "invited by" the code's owner only once he proves he holds the
+# phone: otherwise anyone could register someone else's number under his own code and collect the
+# rewards of that person's purchases. The mechanism knows nothing of referrals (a phone in, a yes
+# or a refusal out), so the till or the shop can use it too.
+
+PHONE_CODE_TTL = timedelta(minutes=10)
+PHONE_CODE_MAX_ATTEMPTS = 5
+PHONE_CODE_SENDS_PER_HOUR = 3
+PHONE_CODE_RESEND_AFTER = timedelta(seconds=60)
+_SEND_WINDOW = timedelta(hours=1)
+
+
+def _code_hash(*, phone: str, code: str) -> str:
+    # An HMAC keyed with SECRET_KEY: a copy of the table alone does not give the codes away by
+    # trying all million of them.
+    return salted_hmac("referrals.PhoneCheck", f"{phone}:{code}", algorithm="sha256").hexdigest()
+
+
+def _phone_check_lock(*, phone: str) -> PhoneCheck:
+    """The number's row, made if new, locked until the caller's transaction ends: two requests for
+    the same number take turns, so the limits below hold."""
+    PhoneCheck.objects.bulk_create([PhoneCheck(phone=phone)], ignore_conflicts=True)
+    return PhoneCheck.objects.select_for_update().get(phone=phone)
+
+
+@transaction.atomic(durable=True)
+def phone_check_send(*, phone: str) -> PhoneCheck:
+    """Send a new 6-digit code to ``phone`` (E.164), valid ``PHONE_CODE_TTL``; it replaces any code
+    sent before. Only its HMAC is stored; the text goes to the notification outbox in this same
+    transaction as a transactional message (no customer, no consent) and is sent after commit.
+
+    Raises ``CodeResendTooSoon`` (the last code is younger than ``PHONE_CODE_RESEND_AFTER``) or
+    ``CodeSendLimit`` (``PHONE_CODE_SENDS_PER_HOUR`` codes already went to this number this hour).
+    """
+    now = timezone.now()
+    check = _phone_check_lock(phone=phone)
+    if check.sent_at is not None and now < check.sent_at + PHONE_CODE_RESEND_AFTER:
+        wait = check.sent_at + PHONE_CODE_RESEND_AFTER - now
+        raise CodeResendTooSoon(seconds=math.ceil(wait.total_seconds()))
+    if check.window_started_at is None or now >= check.window_started_at + _SEND_WINDOW:
+        check.window_started_at, check.sends_in_window = now, 0
+    if check.sends_in_window >= PHONE_CODE_SENDS_PER_HOUR:
+        wait = check.window_started_at + _SEND_WINDOW - now
+        raise CodeSendLimit(minutes=math.ceil(wait.total_seconds() / 60))
+    code = f"{secrets.randbelow(10**6):06d}"
+    check.code_hash = _code_hash(phone=phone, code=code)
+    check.sent_at, check.expires_at = now, now + PHONE_CODE_TTL
+    check.attempts, check.used_at = 0, None
+    check.sends_in_window += 1
+    check.save()
+    notification_queue_transactional(
+        phone=phone, kind=MessageKind.PHONE_CODE,
+        # Unique: sends to one number are at least PHONE_CODE_RESEND_AFTER apart (row locked).
+        key=f"phone_code:{phone}:{int(now.timestamp())}",
+        context={"code": code, "minutes": int(PHONE_CODE_TTL.total_seconds() // 60)},
+        expires_at=check.expires_at,
+    )
+    return check
+
+
+def phone_check_confirm(*, phone: str, code: str) -> None:
+    """Accept ``code`` for ``phone`` (E.164) once. Returns when it is the code last sent, not
+    expired, not used and fewer than ``PHONE_CODE_MAX_ATTEMPTS`` wrong ones were typed; it is then
+    used up.
+
+    Raises ``CodeWrong`` (the attempt is counted and committed before the refusal),
+    ``CodeAttemptsExhausted`` (from the last wrong attempt on, even for the right code) or
+    ``CodeExpired`` (expired, used, or none sent).
+    """
+    refusal = _phone_check_judge(phone=phone, code=code)
+    if refusal is not None:
+        raise refusal
+
+
+@transaction.atomic(durable=True)
+def _phone_check_judge(*, phone: str, code: str) -> PhoneCheckError | None:
+    # Returns the refusal instead of raising it: raising would roll back the counted attempt.
+    now = timezone.now()
+    check = PhoneCheck.objects.select_for_update().filter(phone=phone).first()
+    if (check is None or not check.code_hash or check.used_at is not None
+            or check.expires_at is None or check.expires_at <= now):
+        return CodeExpired()
+    if check.attempts >= PHONE_CODE_MAX_ATTEMPTS:
+        return CodeAttemptsExhausted()
+    # Constant time: how much of the hash matched does not show in the answer's delay.
+    if not constant_time_compare(_code_hash(phone=phone, code=code), check.code_hash):
+        check.attempts += 1
+        check.save(update_fields=["attempts"])
+        left = PHONE_CODE_MAX_ATTEMPTS - check.attempts
+        return CodeWrong(left=left) if left > 0 else CodeAttemptsExhausted()
+    check.used_at, check.code_hash = now, ""
+    check.save(update_fields=["used_at", "code_hash"])
+    return None
+
+
+def join_code_send(*, phone: str) -> PhoneCheck:
+    """Step 1 of the join page: send the code to ``phone`` (any spelling).
+
+    Raises ``InvalidPhone``; ``AlreadyRegistered`` for a registered customer's number (what the
+    page answered before codes existed, and nothing more: no code is sent to him); and the
+    refusals of ``phone_check_send``.
+    """
+    normalized = normalize_phone(phone)
+    if Customer.objects.filter(phone=normalized, joined_at__isnull=False).exists():
+        raise AlreadyRegistered()
+    return phone_check_send(phone=normalized)
+
+
+@dataclass(frozen=True)
+class Joined:
+    customer: Customer
+    problem: str | None  # why the invitation could not be recorded (he is registered all the same)
+
+
+def join_confirm(*, phone: str, code: str, inviter: str, name: str = "",
+                 consent_messages: bool = False) -> Joined:
+    """Step 2 of the join page: with the right code, register the owner of ``phone`` (E.164) and
+    record him as invited by ``inviter`` (the link's code).
+
+    Three durable units in this order, so that a failure never leaves a registration without a
+    confirmed code: the code is used up (``phone_check_confirm``; a refusal stops here and nothing
+    is registered), then ``customer_register`` (``AlreadyRegistered`` if someone registered the
+    number meanwhile: the code stays used), then ``referral_link``. A refused link leaves the
+    registration, as at the till: its reason is returned in ``problem``.
+    """
+    phone_check_confirm(phone=phone, code=code)
+    customer = customer_register(phone=phone, name=name, consent_messages=consent_messages,
+                                 source="referral")
+    try:
+        referral_link(customer=customer, inviter=inviter, channel=ReferralChannel.JOIN)
+    except LoyaltyError as exc:
+        return Joined(customer=customer, problem=str(exc))
+    return Joined(customer=customer, problem=None)

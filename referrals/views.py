@@ -1,6 +1,17 @@
-"""The public invitation page: ``/join/<code>`` registers a customer invited by that code."""
+"""The public invitation page: ``/join/<code>`` registers a customer invited by that code, once he
+has proved he holds his phone.
+
+Two steps on one URL. Step 1 (``step=send``): phone, name, consent; a one-time code is sent to the
+phone and the code form is shown. Step 2 (``step=confirm``): the code; only then is he registered
+and linked (``referrals.services.join_confirm``). ``step=resend`` sends a new code. Between the
+steps the phone, name and consent travel in a signed field (``_ticket``), so the phone a code is
+checked against is the one it was sent to, whatever the browser posts.
+"""
+
+import re
 
 from django import forms
+from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -8,10 +19,17 @@ from django.views.decorators.http import require_http_methods
 
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import BusinessSettings, Customer
-from loyalty.services import customer_register
+from loyalty.phones import format_phone
 
 from .models import ReferralProgram
-from .services import code_normalize, referral_link
+from .services import (
+    PHONE_CODE_TTL,
+    code_normalize,
+    join_code_send,
+    join_confirm,
+)
+
+TICKET_MAX_AGE = 3600  # seconds: the code form outlives its code (10 min) by far, not by days
 
 
 class JoinForm(forms.Form):
@@ -25,9 +43,37 @@ class JoinForm(forms.Form):
                                           required=False)
 
 
+class CodeForm(forms.Form):
+    # Its input is written out in join_code.html: never filled back after a wrong code.
+    code = forms.CharField(label=_("Code from the message"), max_length=20, required=False)
+
+    def clean_code(self) -> str:
+        code = re.sub(r"[\s-]", "", self.cleaned_data["code"])
+        if not re.fullmatch(r"\d{6}", code):
+            raise forms.ValidationError(_("Enter the 6 digits of the code."))
+        return code
+
+
 def _first_name(customer: Customer) -> str:
     # The page is public: show the inviter's first name only, never his phone number.
     return (customer.name or "").split(" ")[0]
+
+
+def _ticket_salt(code: str) -> str:
+    # A ticket made on one invitation page is no good on another.
+    return f"referrals.join:{code_normalize(code)}"
+
+
+def _ticket_make(code: str, *, phone: str, name: str, consent: bool) -> str:
+    return signing.dumps({"phone": phone, "name": name, "consent": consent},
+                         salt=_ticket_salt(code), compress=True)
+
+
+def _ticket_read(code: str, raw: str) -> dict | None:
+    try:
+        return signing.loads(raw or "", salt=_ticket_salt(code), max_age=TICKET_MAX_AGE)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
 
 
 @require_http_methods(["GET", "POST"])
@@ -39,23 +85,56 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "code": code, "inviter_name": _first_name(inviter), "business": business,
         "bonus": business.welcome_bonus, "program": ReferralProgram.load(),
+        "minutes": int(PHONE_CODE_TTL.total_seconds() // 60),
     }
+    step = request.POST.get("step", "send") if request.method == "POST" else ""
+    if step in ("confirm", "resend"):
+        ticket = _ticket_read(code, request.POST.get("_ticket", ""))
+        if ticket is None:  # forged, or left open for hours: start again, saying why
+            return render(request, "referrals/join.html", {
+                **context, "form": JoinForm(),
+                "error": _("This form has expired. Please enter your number again."),
+            })
+        return _code_step(request, context, step, ticket)
     form = JoinForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if step == "send" and form.is_valid():
         try:
-            customer = customer_register(
-                phone=form.cleaned_data["phone"], name=form.cleaned_data["name"],
-                consent_messages=form.cleaned_data["consent_messages"], source="referral",
-            )
+            check = join_code_send(phone=form.cleaned_data["phone"])
         except LoyaltyError as exc:
             form.add_error("phone", str(exc))
         else:
-            problem = None
-            try:
-                referral_link(customer=customer, inviter=code, channel="join")
-            except LoyaltyError as exc:
-                # Registered all the same; only the invitation could not be recorded.
-                problem = str(exc)
-            return render(request, "referrals/joined.html",
-                          {**context, "customer": customer, "problem": problem})
+            ticket = {"phone": check.phone, "name": form.cleaned_data["name"],
+                      "consent": form.cleaned_data["consent_messages"]}
+            return _code_page(request, context, ticket, CodeForm())
     return render(request, "referrals/join.html", {**context, "form": form})
+
+
+def _code_step(request: HttpRequest, context: dict, step: str, ticket: dict) -> HttpResponse:
+    if step == "resend":
+        try:
+            join_code_send(phone=ticket["phone"])
+        except LoyaltyError as exc:
+            return _code_page(request, context, ticket, CodeForm(), error=str(exc))
+        return _code_page(request, context, ticket, CodeForm(), resent=True)
+    form = CodeForm(request.POST)
+    if form.is_valid():
+        try:
+            joined = join_confirm(
+                phone=ticket["phone"], code=form.cleaned_data["code"], inviter=context["code"],
+                name=ticket["name"], consent_messages=ticket["consent"],
+            )
+        except LoyaltyError as exc:
+            form.add_error("code", str(exc))
+        else:
+            return render(request, "referrals/joined.html",
+                          {**context, "customer": joined.customer, "problem": joined.problem})
+    return _code_page(request, context, ticket, form)
+
+
+def _code_page(request: HttpRequest, context: dict, ticket: dict, form: CodeForm, *,
+               resent: bool = False, error: str = "") -> HttpResponse:
+    return render(request, "referrals/join_code.html", {
+        **context, "form": form, "resent": resent, "error": error,
+        "phone": format_phone(ticket["phone"]),
+        "ticket": _ticket_make(context["code"], **ticket),
+    })

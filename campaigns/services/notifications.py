@@ -1,12 +1,14 @@
 """The outbox: messages written with their cause, sent after commit, retried when a send fails.
 
 ``notification_queue`` (one message) and the nightly jobs' INSERT ... SELECT (many) write rows only
-for customers who agreed to messages. ``notifications_kick`` asks, once the transaction commits, for
-the ``campaigns.tasks.notifications_send`` task; that task (also run every few minutes by beat, which
-is what retries a failure) sends what is due through ``campaigns.channels``.
+for customers who agreed to messages. ``notification_queue_transactional`` writes a message the
+recipient asked for himself (a one-time code) to a bare phone number: no customer, no consent.
+``notifications_kick`` asks, once the transaction commits, for the
+``campaigns.tasks.notifications_send`` task; that task (also run every few minutes by beat, which is
+what retries a failure) sends what is due through ``campaigns.channels``.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,8 +18,15 @@ from django.utils import timezone, translation
 from loyalty.models import AccountKind, BusinessSettings, Customer
 from loyalty.selectors import customer_balances
 
-from ..channels import ChannelError, channel_for
-from ..models import Certificate, MessageKind, Notification, NotificationStatus, NotificationTemplate
+from ..channels import ChannelError, PhoneRecipient, channel_for
+from ..models import (
+    SECRET_KINDS,
+    Certificate,
+    MessageKind,
+    Notification,
+    NotificationStatus,
+    NotificationTemplate,
+)
 
 MAX_ATTEMPTS = 5
 BATCH = 500
@@ -51,6 +60,28 @@ def notification_queue(*, customer: Customer, kind: str, key: str,
     return notification
 
 
+def notification_queue_transactional(*, phone: str, kind: str, key: str,
+                                     context: dict | None = None,
+                                     expires_at: datetime | None = None) -> Notification:
+    """Write one transactional message to ``phone`` (E.164), e.g. a one-time code the visitor
+    asked for: no customer is needed and marketing consent does not apply.
+
+    Call it inside the transaction of its cause: the row commits (or not) with it, and the send is
+    asked for on commit, by the same task and retries as every message. Only channels that reach a
+    bare number are used (SMS, or the console in development). A message not sent by
+    ``expires_at`` is dropped, not sent late; the data of a ``SECRET_KINDS`` message is wiped from
+    the row once it is sent, dropped or given up. ``key`` must be new (the cause makes it unique):
+    a repeated key raises ``IntegrityError``.
+    """
+    now = timezone.now()
+    notification = Notification.objects.create(
+        phone=phone, kind=kind, key=key, context=context or {}, created_at=now,
+        next_attempt_at=now, expires_at=expires_at,
+    )
+    notifications_kick()
+    return notification
+
+
 def _template(kind: str, language: str, cache: dict) -> NotificationTemplate | None:
     if (kind, language) not in cache:
         cache[kind, language] = (
@@ -64,7 +95,8 @@ def _render(notification: Notification, language: str, business: str,
             cache: dict) -> tuple[str, str]:
     template = _template(notification.kind, language, cache)
     customer = notification.customer
-    data = {"name": customer.name or "", "business": business, **notification.context}
+    name = customer.name if customer is not None else ""
+    data = {"name": name or "", "business": business, **notification.context}
     certificate = notification.certificate
     if certificate is not None:
         data.update(points=certificate.points, code=certificate.code,
@@ -110,38 +142,57 @@ def notifications_send(*, limit: int = BATCH, batches: int = 20) -> int:
     return sent
 
 
+def _forget_secret(notification: Notification) -> list[str]:
+    """A one-time code stays in the outbox only until its message is final (sent, dropped, given
+    up): the check that sent it keeps only its hash. Returns the fields to save."""
+    if notification.kind not in SECRET_KINDS:
+        return []
+    notification.context = {}
+    return ["context"]
+
+
+def _skip(notification: Notification, error: str) -> int:
+    notification.status = NotificationStatus.SKIPPED
+    notification.error = error
+    notification.save(update_fields=["status", "error", "attempts",
+                                     *_forget_secret(notification)])
+    return 0
+
+
 def _send_one(notification: Notification, program: BusinessSettings, templates: dict) -> int:
     customer = notification.customer
     notification.attempts += 1
-    if not customer.consent_messages:
-        notification.status = NotificationStatus.SKIPPED
-        notification.error = "no consent"
-        notification.save(update_fields=["status", "error", "attempts"])
-        return 0
-    channel = channel_for(customer)
+    if notification.expires_at is not None and notification.expires_at <= timezone.now():
+        return _skip(notification, "expired before it could be sent")
+    if customer is None:  # transactional, to a bare number: asked for, so no consent applies
+        recipient = PhoneRecipient(phone=notification.phone)
+    elif not customer.consent_messages:
+        return _skip(notification, "no consent")
+    else:
+        recipient = customer
+    channel = channel_for(recipient)
     if channel is None:
-        notification.status = NotificationStatus.SKIPPED
-        notification.error = "no channel reaches this customer"
-        notification.save(update_fields=["status", "error", "attempts"])
-        return 0
+        return _skip(notification, "no channel reaches this customer")
     language = program.language if program.language in dict(settings.LANGUAGES) else "ru"
     subject, body = _render(notification, language, program.name, templates)
     notification.channel = channel.name
     try:
-        channel.send(customer=customer, subject=subject, body=body)
+        channel.send(customer=recipient, subject=subject, body=body)
     except ChannelError as exc:
         notification.error = str(exc)[:500]
+        fields = ["status", "error", "attempts", "next_attempt_at", "channel"]
         if notification.attempts >= MAX_ATTEMPTS:
             notification.status = NotificationStatus.FAILED
+            fields += _forget_secret(notification)
         else:
             notification.next_attempt_at = timezone.now() + timedelta(
                 minutes=5 * 2 ** (notification.attempts - 1)
             )
-        notification.save(update_fields=["status", "error", "attempts", "next_attempt_at",
-                                         "channel"])
+        notification.save(update_fields=fields)
         return 0
     notification.status = NotificationStatus.SENT
     notification.sent_at = timezone.now()
     notification.error = ""
-    notification.save(update_fields=["status", "sent_at", "error", "attempts", "channel"])
+    notification.save(update_fields=["status", "sent_at", "error", "attempts", "channel",
+                                     *_forget_secret(notification)])
     return 1

@@ -35,3 +35,15 @@ def chain(length: int):
     for _ in range(length - 1):
         people.append(invited(people[-1]))
     return people
+
+
+def code_sent_to(phone: str) -> str:
+    """The last one-time code sent to ``phone`` (E.164), read from its outbox row.
+
+    The row keeps the code until the message is sent after commit; in tests whose transaction never
+    commits (``django_db`` without ``transaction=True``) it is still there.
+    """
+    from campaigns.models import MessageKind, Notification
+
+    row = Notification.objects.filter(phone=phone, kind=MessageKind.PHONE_CODE).latest("pk")
+    return row.context["code"]

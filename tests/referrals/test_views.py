@@ -4,12 +4,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from campaigns.models import Notification
 from loyalty.models import Customer
 from loyalty.services import purchase_create
 from referrals.models import Referral, ReferralMember
 from referrals.services import referral_code_get
 
-from .conftest import chain, invited
+from .conftest import chain, code_sent_to, invited
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,9 @@ def owner_client(client):
     return client
 
 
-def test_join_page_registers_the_friend_invited_by_that_code(sakura, client):
+def test_join_page_registers_the_friend_invited_by_that_code_once_he_types_the_code(
+    sakura, client
+):
     # given Anna's invitation link
     anna = invited()
     Customer.objects.filter(pk=anna.pk).update(name="Анна Петрова")
@@ -32,24 +35,85 @@ def test_join_page_registers_the_friend_invited_by_that_code(sakura, client):
     assert page.status_code == 200
     assert "Анна" in page.content.decode() and anna.phone not in page.content.decode()
     # when he leaves his number in the local spelling
-    done = client.post(url, {"phone": "8 (916) 555-12-34", "name": "Boris"})
+    step = client.post(url, {"step": "send", "phone": "8 (916) 555-12-34", "name": "Boris",
+                             "consent_messages": "on"})
+    # then a code goes to that phone, the page asks for it, and nobody is registered yet
+    html = step.content.decode()
+    assert step.status_code == 200 and 'id="code-step"' in html
+    assert "We have sent a code to <span class=\"nowrap\">+7 916 555-12-34</span>." in html
+    assert not Customer.objects.filter(phone="+79165551234").exists()
+    ticket = step.context["ticket"]
+    code = code_sent_to("+79165551234")
+    # when he types a wrong code, the page says so and keeps asking
+    wrong = client.post(url, {"step": "confirm", "_ticket": ticket, "code": "12345"})
+    assert "Enter the 6 digits of the code." in wrong.content.decode()
+    wrong = client.post(url, {"step": "confirm", "_ticket": ticket,
+                              "code": code[:-1] + str((int(code[-1]) + 1) % 10)})
+    assert "The code is wrong. Attempts left: 4." in wrong.content.decode()
+    assert not Customer.objects.filter(phone="+79165551234").exists()
+    # when he types the right one (spaces do not matter)
+    done = client.post(url, {"step": "confirm", "_ticket": ticket,
+                             "code": f"{code[:3]} {code[3:]}"})
     # then he is registered with the welcome bonus and recorded as invited by Anna
     assert done.status_code == 200 and 'id="joined"' in done.content.decode()
     boris = Customer.objects.get(phone="+79165551234")
-    assert boris.is_registered
+    assert boris.is_registered and boris.name == "Boris" and boris.consent_messages
     assert Referral.objects.get(customer=boris).inviter == anna
     assert Referral.objects.get(customer=boris).channel == "join"
+    # and the same code cannot be used again
+    again = client.post(url, {"step": "confirm", "_ticket": ticket, "code": code})
+    assert "This code is no longer valid. Ask for a new one." in again.content.decode()
+
+
+def test_join_page_checks_the_code_against_the_number_it_was_sent_to(sakura, client):
+    # The phone travels between the steps in a signed ticket: a forged one starts again.
+    url = reverse("referrals:join", args=[referral_code_get(customer=invited())])
+    client.post(url, {"step": "send", "phone": "+79165551234"})
+    code = code_sent_to("+79165551234")
+    forged = client.post(url, {"step": "confirm", "_ticket": "eyJwaG9uZSI6IisxIn0:x:y",
+                               "code": code})
+    assert "This form has expired. Please enter your number again." in forged.content.decode()
+    assert 'name="phone"' in forged.content.decode()
+    # a ticket from another invitation page is no good here either
+    other = reverse("referrals:join", args=[referral_code_get(customer=invited())])
+    ticket = client.post(other, {"step": "send", "phone": "+79165551235"}).context["ticket"]
+    assert "has expired" in client.post(url, {"step": "confirm", "_ticket": ticket,
+                                             "code": code}).content.decode()
+    assert not Customer.objects.filter(phone__in=["+79165551234", "+79165551235"]).exists()
+
+
+def test_join_page_sends_a_new_code_after_a_minute_not_before(sakura, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    url = reverse("referrals:join", args=[referral_code_get(customer=invited())])
+    start = timezone.now()
+    with freeze_time(start):
+        ticket = client.post(url, {"step": "send", "phone": "+79165551234"}).context["ticket"]
+        soon = client.post(url, {"step": "resend", "_ticket": ticket})
+    assert "A new code can be sent in 60 s." in soon.content.decode()
+    assert "A new code has been sent." not in soon.content.decode()
+    with freeze_time(start + timedelta(seconds=61)):
+        later = client.post(url, {"step": "resend", "_ticket": ticket})
+        assert "A new code has been sent." in later.content.decode()
+        code = code_sent_to("+79165551234")
+        done = client.post(url, {"step": "confirm", "_ticket": later.context["ticket"],
+                                 "code": code})
+    assert 'id="joined"' in done.content.decode()
 
 
 def test_join_page_shows_errors_in_the_form_not_a_traceback(sakura, client):
     anna = invited()
     url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
-    page = client.post(url, {"phone": "12"})
+    page = client.post(url, {"step": "send", "phone": "12"})
     assert page.status_code == 200
     assert "not a valid phone number" in page.content.decode()
-    # an already registered number
-    page = client.post(url, {"phone": anna.phone})
+    # an already registered number: the refusal the page always gave, and no code is sent
+    page = client.post(url, {"step": "send", "phone": anna.phone})
     assert "already registered" in page.content.decode()
+    assert not Notification.objects.exists()
 
 
 def test_join_page_of_an_unknown_code_is_not_found(db, client):
@@ -119,3 +183,10 @@ def test_refusals_and_the_join_page_speak_russian(sakura, client):
     url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
     assert "Анна приглашает вас в Sakura" in page.content.decode()
+    # and the code step speaks Russian too
+    page = client.post(url, {"step": "send", "phone": "+79165551234"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Мы отправили код на <span class=\"nowrap\">+7 916 555-12-34</span>." in page.content.decode()
+    page = client.post(url, {"step": "confirm", "_ticket": page.context["ticket"],
+                             "code": "000000" if code_sent_to("+79165551234") != "000000"
+                             else "111111"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Неверный код. Осталось попыток: 4." in page.content.decode()
