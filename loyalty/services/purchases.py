@@ -188,20 +188,17 @@ def _certificate_terms(certificate) -> dict:
             "certificate_max_percent": certificate.max_redeem_percent}
 
 
-@functools.cache
-def _replay_sql(vendor: str) -> str:
-    return (f"SELECT {rows.quote('id')} FROM {rows.quote(Operation._meta.db_table)}"  # noqa: S608 - names from _meta; values bound
-            f" WHERE {rows.quote('request_id')} = %s LIMIT 1")
-
-
-def _replay(request_id: str | None, *, kind: str, customer_id: int) -> Operation | None:
+def _replay(request_id: str | None, *, kind: str, customer_id: int,
+            operation_id: int | None = None) -> Operation | None:
+    """The operation a retry of ``request_id`` returns (by ``operation_id`` when the caller has
+    already found it), or None; ``RequestIdReused`` when it is another kind or customer's."""
     if not request_id:
         return None
-    # Every sale with a request id asks; almost none finds one: the question is hand-written SQL.
-    found = rows.fetch(_replay_sql(rows.db().vendor), [request_id])
-    if not found:
+    found = Operation.objects.filter(request_id=request_id)
+    existing = (found.get(pk=operation_id) if operation_id is not None
+                else found.order_by().first())
+    if existing is None:
         return None
-    existing = Operation.objects.get(pk=found[0][0])
     if existing.kind != kind or existing.customer_id != customer_id:
         raise RequestIdReused()
     return existing
@@ -256,7 +253,8 @@ def _purchase_create(
                                     request_id=request_id or None)
     accounts = locked[customer_id]
     if accounts.request_operation_id is not None:
-        replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id)
+        replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id,
+                           operation_id=accounts.request_operation_id)
         return _receipt(replayed, replayed=True)
     customer = accounts.customer
     if customer.is_blocked:
