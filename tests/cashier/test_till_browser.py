@@ -324,3 +324,55 @@ def test_a_certificate_from_the_panel_pays_its_share_and_a_review_is_marked_once
     page.locator(".review .error").wait_for()
     assert "already rewarded for a review on 2GIS" in page.locator(".review .error").inner_text()
     shot(page, "18-review-refused")
+
+
+def test_the_calculation_follows_the_last_keystroke_even_when_an_early_answer_is_slow(
+        page, live_server, shop):
+    """The answer for the first digit of the bill comes back late; the digits typed meanwhile must
+    still get their own calculation, not leave the till showing the one for a bill of 1."""
+    from cashier.templatetags.till import amount
+    from loyalty.services import purchase_calculate
+
+    expected = purchase_calculate(customer=shop, total=D(1000))
+    held = []
+
+    def hold_the_first(route):
+        if not held:
+            held.append(route)  # answered below, after the other digits are typed
+        else:
+            route.continue_()
+
+    log_in(page, live_server, "olga")
+    key_in(page.locator("#id_q"), "9001234567")
+    page.keyboard.press("Enter")
+    total = page.get_by_label("Bill total")
+    total.wait_for()
+    page.route("**/calc/", hold_the_first)
+    total.type("1")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the first digit's calculation was never asked for"
+    total.type("000")
+    page.wait_for_timeout(800)  # the last digit's calculation is due by now
+    held[0].continue_()
+    page.wait_for_function(
+        "want => document.querySelector('[data-testid=calc-cash]')?.innerText === want",
+        arg=amount(expected.cash))
+    assert page.get_by_test_id("calc-cash").inner_text() == amount(expected.cash)
+
+
+def test_a_result_tapped_right_after_a_keystroke_stays_open(page, live_server, shop):
+    """A cashier types one more digit and at once taps the customer still listed: the search due
+    for that digit must not replace the customer she opened."""
+    log_in(page, live_server, "olga")
+    key_in(page.locator("#id_q"), "4567")
+    page.locator("#first-result").wait_for()
+    page.locator("#id_q").press("End")
+    page.locator("#id_q").type("8")  # a search is now due in 250 ms
+    page.locator("#first-result").click()
+    page.get_by_role("heading", name="Anna Smirnova").wait_for()
+    page.wait_for_timeout(1000)  # the due search would have answered by now
+    assert page.get_by_label("Bill total").is_visible()
+    assert page.get_by_role("heading", name="Anna Smirnova").is_visible()
