@@ -3,10 +3,11 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench \
         python bench/campaigns.py --customers 1000000
 
-Creates a base of N customers with COPY-free set-based SQL
-(INSERT ... SELECT generate_series): their four accounts each, spendable balances for 30% and
-pending cashback for 5% through ``loyalty.services.postings.points_grant_bulk`` (so every balance equals
-the sum of its entries), birthdays over the year, last purchases over two years. Then runs each job
+Drops and creates the database named in DATABASE_URL (it need not exist), then creates a base of
+N customers with COPY-free set-based SQL (INSERT ... SELECT generate_series): their four accounts
+each, spendable balances for 30% and pending cashback for 5% through
+``loyalty.services.postings.points_grant_bulk`` (so every balance equals the sum of its entries),
+birthdays over the year, last purchases over two years. Then runs each job
 of ``runcampaigns`` for one date, twice (the second run must touch nobody), and prints per job the
 customers touched, seconds and peak memory: the Python heap peak (tracemalloc) and the process's
 resident peak. Ends with a ledger check. Target: every job under 10 s and 200 MB.
@@ -128,6 +129,14 @@ def snapshot_save() -> None:
     _admin_sql(f'CREATE DATABASE "{snapshot}" TEMPLATE "{name}" STRATEGY FILE_COPY')
 
 
+def database_fresh() -> None:
+    """Drop and create the benchmark database (it need not exist yet)."""
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_sql(f'CREATE DATABASE "{name}"')
+
+
 def snapshot_restore() -> bool:
     """Recreate the benchmark database from its template; False when there is none yet."""
     name, snapshot = connection.settings_dict["NAME"], _snapshot_name()
@@ -180,6 +189,8 @@ def main() -> None:
         sys.exit("set DATABASE_URL to a PostgreSQL database")
     t0 = time.perf_counter()
     reused = args.reuse and snapshot_restore()
+    if not reused:
+        database_fresh()
     call_command("migrate", verbosity=0)
     from campaigns.models import CampaignSettings, JobRun
 
