@@ -41,10 +41,19 @@ _ENTRY_COLUMNS = "operation_id, kind, source_id, destination_id, amount, created
                  "reverses_id"
 
 
-def _lock_clause() -> str:
-    if connection.vendor == "postgresql":
-        return " ORDER BY a.id FOR NO KEY UPDATE OF a"
-    return " ORDER BY a.id"
+def _lock_clause(customers: str = "") -> str:
+    """Lock the accounts ``a`` in pk order; with ``customers`` (the alias of the customers joined
+    in the same statement) their rows too, ``FOR SHARE``.
+
+    Locking the customer matters when the statement's condition reads his row. A sale that
+    commits while the statement waits for his account has changed the customer (his last
+    payment), maybe not the account; PostgreSQL re-checks the condition against the newest
+    version only of a row whose lock waited for that change, and ``FOR KEY SHARE`` (what the
+    foreign key of each operation posted takes) does not wait for it."""
+    if connection.vendor != "postgresql":
+        return " ORDER BY a.id"
+    also = f" FOR SHARE OF {customers}" if customers else ""
+    return f" ORDER BY a.id FOR NO KEY UPDATE OF a{also}"
 
 
 def _tune(cursor) -> None:
@@ -160,7 +169,7 @@ def points_expire_bulk(*, inactive_before: datetime, day: date) -> int:
             FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id
             WHERE a.kind = %s AND a.balance > 0
               AND COALESCE(c.last_purchase_at, c.joined_at, c.created_at) < %s
-            {_lock_clause()}""", [AccountKind.AVAILABLE, _at(inactive_before)])
+            {_lock_clause("c")}""", [AccountKind.AVAILABLE, _at(inactive_before)])
         touched = _post(
             cursor, table="bulk_expiring", prefix="expiry", tag=day.isoformat(),
             kind=OperationKind.EXPIRY, points="p.amount", cashback="0", balance_after="0",

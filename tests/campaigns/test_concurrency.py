@@ -85,3 +85,43 @@ def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branc
     assert results == ["till done", 1]
     assert customer_balances(customer=customer)["available"] == D("0.00")
     assert ledger_verify().ok
+
+
+def test_a_sale_that_commits_while_the_expiry_waits_for_the_customer_saves_his_points(
+        tiers, branch):
+    # given a customer whose points expire today, and a till that has locked his accounts for a
+    # sale just before the expiry job read the customers
+    program_set(expiry_months_after_last_purchase=12)
+    customer = customer_create()
+    points_adjust(customer=customer, amount=500, reason="opening")
+    Customer.objects.filter(pk=customer.pk).update(last_purchase_at="2025-01-01T12:00:00+03:00")
+    locked, release = threading.Event(), threading.Event()
+    results = []
+
+    def till():
+        with transaction.atomic():
+            customer_accounts_lock(customer_ids=[customer.pk])
+            locked.set()
+            release.wait(5)
+            # the sale's effect on the customer: he paid today
+            Customer.objects.filter(pk=customer.pk).update(
+                last_purchase_at="2026-06-01T00:05:00+03:00")
+        return "sale"
+
+    def job():
+        locked.wait(5)
+        return job_run(job="expiry", as_of=date(2026, 6, 1))
+
+    threads = [in_thread(till, results), in_thread(job, results)]
+    for t in threads:
+        t.start()
+    locked.wait(5)
+    threads[1].join(0.5)
+    assert threads[1].is_alive()  # the job waits for the till
+    release.set()
+    for t in threads:
+        t.join()
+    # then the job saw the payment made while it waited: nothing expired
+    assert results == ["sale", 0]
+    assert customer_balances(customer=customer)["available"] == D("500.00")
+    assert ledger_verify().ok
