@@ -352,10 +352,11 @@ def _visitor_budget_spend(*, address: str, now: datetime) -> None:
 
 
 @transaction.atomic(durable=True)
-def phone_check_send(*, phone: str, address: str = "") -> PhoneCheck:
+def phone_check_send(*, phone: str, address: str = "", language: str = "") -> PhoneCheck:
     """Send a new 6-digit code to ``phone`` (E.164), valid ``PHONE_CODE_TTL``; it replaces any code
     sent before. Only its HMAC is stored; the text goes to the notification outbox in this same
-    transaction as a transactional message (no customer, no consent) and is sent after commit.
+    transaction as a transactional message (no customer, no consent) and is sent after commit, in
+    ``language`` (the visitor's; empty: the business's).
 
     ``address`` is the visitor's IP address: the codes asked for from it are limited per hour, as
     are all codes together (``_visitor_budget_spend``).
@@ -386,7 +387,7 @@ def phone_check_send(*, phone: str, address: str = "") -> PhoneCheck:
         # Unique: sends to one number are at least PHONE_CODE_RESEND_AFTER apart (row locked).
         key=f"phone_code:{phone}:{int(now.timestamp())}",
         context={"code": code, "minutes": int(PHONE_CODE_TTL.total_seconds() // 60)},
-        expires_at=check.expires_at,
+        expires_at=check.expires_at, language=language,
     )
     return check
 
@@ -426,9 +427,9 @@ def _phone_check_judge(*, phone: str, code: str) -> PhoneCheckError | None:
     return None
 
 
-def join_code_send(*, phone: str, address: str = "") -> PhoneCheck:
+def join_code_send(*, phone: str, address: str = "", language: str = "") -> PhoneCheck:
     """Step 1 of the join page: send the code to ``phone`` (any spelling), asked for from the IP
-    ``address``.
+    ``address``, in ``language`` (the page's).
 
     Raises ``InvalidPhone``; ``AlreadyRegistered`` for a registered customer's number (what the
     page answered before codes existed, and nothing more: no code is sent to him); and the
@@ -437,7 +438,7 @@ def join_code_send(*, phone: str, address: str = "") -> PhoneCheck:
     normalized = normalize_phone(phone)
     if Customer.objects.filter(phone=normalized, joined_at__isnull=False).exists():
         raise AlreadyRegistered()
-    return phone_check_send(phone=normalized, address=address)
+    return phone_check_send(phone=normalized, address=address, language=language)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ and linked (``referrals.services.join_confirm``). ``step=resend`` sends a new co
 steps the phone, name and consent travel in a signed field (``_ticket``), so the phone a code is
 checked against is the one it was sent to, whatever the browser posts.
 
-Each code is sent with the visitor's address, for the per-visitor limits.
+Each code is sent with the visitor's address (for the per-visitor limits) and the page's language
+(the SMS speaks it too).
 """
 
 import ipaddress
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -99,7 +101,8 @@ def visitor_address(request: HttpRequest) -> str:
 
 
 def _code_send(request: HttpRequest, phone: str) -> PhoneCheck:
-    return join_code_send(phone=phone, address=visitor_address(request))
+    return join_code_send(phone=phone, address=visitor_address(request),
+                          language=translation.get_language() or "")
 
 
 @require_http_methods(["GET", "POST"])
