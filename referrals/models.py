@@ -26,7 +26,8 @@ his phone. ``PhoneCheck`` holds one row per phone number: the HMAC of the code l
 code), when it expires, wrong attempts, whether it was used, and the sends of the current hour (the
 row is also the per-number lock that makes those limits hold under concurrent requests).
 ``PhoneCheckCounter`` counts the codes sent per visitor's address and in all per clock hour, so one
-visitor cannot make the business send codes to many numbers.
+visitor cannot make the business send codes to many numbers. Both are working data, not records: a
+nightly task deletes them once their code and their hour are long over.
 """
 
 import secrets
@@ -233,7 +234,8 @@ class PhoneCheck(models.Model):
 class PhoneCheckCounter(models.Model):
     """Codes sent in one hour (``window_start``, a whole UTC hour) for one ``key``: a visitor's
     address (``ip:203.0.113.7``, ``ip:2001:db8:1:2::/64``) or everyone (``all``). Written only by
-    one ``INSERT ... ON CONFLICT DO UPDATE`` in ``referrals.services``."""
+    one ``INSERT ... ON CONFLICT DO UPDATE`` in ``referrals.services``; purged once the hour is
+    over."""
 
     key = models.CharField(_("counted for"), max_length=64)
     window_start = models.DateTimeField(_("hour starting"))

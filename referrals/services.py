@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -48,6 +49,7 @@ from .exceptions import (
 from .models import (
     CODE_ALPHABET,
     PhoneCheck,
+    PhoneCheckCounter,
     Referral,
     ReferralAncestor,
     ReferralChannel,
@@ -288,8 +290,13 @@ def _code_hash(*, phone: str, code: str) -> str:
 def _phone_check_lock(*, phone: str) -> PhoneCheck:
     """The number's row, made if new, locked until the caller's transaction ends: two requests for
     the same number take turns, so the limits below hold."""
-    PhoneCheck.objects.bulk_create([PhoneCheck(phone=phone)], ignore_conflicts=True)
-    return PhoneCheck.objects.select_for_update().get(phone=phone)
+    for _attempt in range(3):
+        PhoneCheck.objects.bulk_create([PhoneCheck(phone=phone)], ignore_conflicts=True)
+        check = PhoneCheck.objects.select_for_update().filter(phone=phone).first()
+        # None only when the nightly purge deleted the old row between the two statements.
+        if check is not None:
+            return check
+    raise RuntimeError(f"could not lock the phone check of {phone}")
 
 
 # Codes cost money and reach any number: besides the limits per number, a visitor's address and
@@ -425,6 +432,30 @@ def _phone_check_judge(*, phone: str, code: str) -> PhoneCheckError | None:
     check.used_at, check.code_hash = now, ""
     check.save(update_fields=["used_at", "code_hash"])
     return None
+
+
+PHONE_CHECK_KEEP = timedelta(days=1)
+
+
+def phone_checks_purge() -> int:
+    """Delete the join page's working data that can no longer matter; returns the rows deleted.
+
+    A ``PhoneCheck`` goes once its code expired or was used more than ``PHONE_CHECK_KEEP`` ago and
+    its hour of sends is over (nothing is left to check or to limit); a ``PhoneCheckCounter`` once
+    its hour is over. One DELETE per table, no row loaded. A send racing with the purge is safe: a
+    row it locked and renewed no longer matches when the DELETE gets to it, and a row deleted
+    under its feet is made again (``_phone_check_lock``). Run nightly by the
+    ``referrals.phone_checks_purge`` task (beat) or ``manage.py runcampaigns``.
+    """
+    now = timezone.now()
+    cutoff = now - PHONE_CHECK_KEEP
+    window_over = now - _SEND_WINDOW
+    checks, _by_model = PhoneCheck.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(used_at__lt=cutoff),
+        Q(window_started_at__isnull=True) | Q(window_started_at__lte=window_over),
+    ).delete()
+    counters, _by_model = PhoneCheckCounter.objects.filter(window_start__lte=window_over).delete()
+    return checks + counters
 
 
 def join_code_send(*, phone: str, address: str = "", language: str = "") -> PhoneCheck:
