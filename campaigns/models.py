@@ -20,7 +20,8 @@ agree to messages get no row at all.
 A *transactional* message (a security code the visitor asked for) goes to a bare ``phone`` instead
 of a customer: no customer and no marketing consent are needed. Its ``expires_at`` stops retries
 once it is worthless, and the data of a ``SECRET_KINDS`` message (the code) is wiped from the row as
-soon as the message is sent, given up or expired.
+soon as the message is sent, given up or expired. It is written in the language of the page the
+visitor asked from (``language``); every other message in the business's language.
 """
 
 from decimal import Decimal
@@ -313,6 +314,11 @@ class Notification(models.Model):
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, null=True, blank=True,
                                   related_name="notifications", verbose_name=_("broadcast"))
     context = models.JSONField(_("data"), default=dict, blank=True)
+    # db_default: the nightly jobs and broadcasts write rows with INSERT ... SELECT (no language).
+    language = models.CharField(
+        _("language"), max_length=8, blank=True, default="", db_default="",
+        help_text=_("Empty: the business's language. A visitor's code goes in his page's language."),
+    )
     status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
                               default=NotificationStatus.PENDING)
     channel = models.CharField(_("channel"), max_length=20, blank=True)

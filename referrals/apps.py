@@ -9,6 +9,7 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from campaigns.services.jobs import housekeeping_register
         from loyalty.extensions import purchase_extension_register, tier_rule_register
         from loyalty.management.commands.seeddemo import demo_step_register
         from loyalty.program import SECTION_HANDLERS
@@ -18,6 +19,7 @@ class ReferralsConfig(AppConfig):
         from .extension import referral_rewards
         from .models import TierInvites
         from .program import referral_section_apply, referral_section_dump, referral_section_validate
+        from .services import phone_checks_purge
         from .tiers import invite_tiers, tier_invites_changed
 
         # Rewards are paid inside each sale; tiers may also be reached by friends who bought; the
@@ -36,6 +38,8 @@ class ReferralsConfig(AppConfig):
                           dispatch_uid="referrals_tier_invites_saved")
         post_delete.connect(tier_invites_changed, sender=TierInvites,
                             dispatch_uid="referrals_tier_invites_deleted")
+        # The join page's spent phone checks go nightly (beat's task; runcampaigns without beat).
+        housekeeping_register("phonechecks", phone_checks_purge)
         SECTION_HANDLERS["referral"] = (
             referral_section_validate, referral_section_apply, referral_section_dump,
         )

@@ -108,3 +108,23 @@ class CodeSendLimit(PhoneCheckError):
     code = "codeSendLimit"
     status = 429
     default_message = _("Too many codes were sent to this number. Try again in %(minutes)s min.")
+
+
+class CodeVisitorLimit(PhoneCheckError):
+    """The hourly number of codes asked for from this visitor's address is used up (whatever the
+    numbers): one visitor cannot make the business send codes to many numbers."""
+
+    code = "codeVisitorLimit"
+    status = 429
+    default_message = _(
+        "Too many codes were requested from your connection. Try again in %(minutes)s min."
+    )
+
+
+class CodeServiceBusy(PhoneCheckError):
+    """The hourly number of codes for everyone together is used up (a safety net against SMS
+    pumping from many addresses)."""
+
+    code = "codeServiceBusy"
+    status = 429
+    default_message = _("Codes cannot be sent right now. Try again in %(minutes)s min.")

@@ -25,6 +25,9 @@ reversal entries point at what they reverse (``Entry.reverses``).
 his phone. ``PhoneCheck`` holds one row per phone number: the HMAC of the code last sent (never the
 code), when it expires, wrong attempts, whether it was used, and the sends of the current hour (the
 row is also the per-number lock that makes those limits hold under concurrent requests).
+``PhoneCheckCounter`` counts the codes sent per visitor's address and in all per clock hour, so one
+visitor cannot make the business send codes to many numbers. Both are working data, not records: a
+nightly task deletes them once their code and their hour are long over.
 """
 
 import secrets
@@ -226,6 +229,28 @@ class PhoneCheck(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+class PhoneCheckCounter(models.Model):
+    """Codes sent in one hour (``window_start``, a whole UTC hour) for one ``key``: a visitor's
+    address (``ip:203.0.113.7``, ``ip:2001:db8:1:2::/64``) or everyone (``all``). Written only by
+    one ``INSERT ... ON CONFLICT DO UPDATE`` in ``referrals.services``; purged once the hour is
+    over."""
+
+    key = models.CharField(_("counted for"), max_length=64)
+    window_start = models.DateTimeField(_("hour starting"))
+    sends = models.PositiveIntegerField(_("codes sent"), default=0)
+
+    class Meta:
+        verbose_name = _("phone code counter")
+        verbose_name_plural = _("phone code counters")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"],
+                                    name="phone_check_counter_once_per_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window_start:%Y-%m-%d %H:00}: {self.sends}"
 
 
 class ReferralMember(Customer):

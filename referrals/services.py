@@ -8,15 +8,17 @@ Tree writes are rare (one per invited registration) and serialised by one lock: 
 reads the tree and the settings without locking), so it never waits on it.
 """
 
+import ipaddress
 import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -35,6 +37,8 @@ from .exceptions import (
     CodeExpired,
     CodeResendTooSoon,
     CodeSendLimit,
+    CodeServiceBusy,
+    CodeVisitorLimit,
     CodeWrong,
     InviteCycle,
     InviterFixed,
@@ -45,6 +49,7 @@ from .exceptions import (
 from .models import (
     CODE_ALPHABET,
     PhoneCheck,
+    PhoneCheckCounter,
     Referral,
     ReferralAncestor,
     ReferralChannel,
@@ -285,18 +290,87 @@ def _code_hash(*, phone: str, code: str) -> str:
 def _phone_check_lock(*, phone: str) -> PhoneCheck:
     """The number's row, made if new, locked until the caller's transaction ends: two requests for
     the same number take turns, so the limits below hold."""
-    PhoneCheck.objects.bulk_create([PhoneCheck(phone=phone)], ignore_conflicts=True)
-    return PhoneCheck.objects.select_for_update().get(phone=phone)
+    for _attempt in range(3):
+        PhoneCheck.objects.bulk_create([PhoneCheck(phone=phone)], ignore_conflicts=True)
+        check = PhoneCheck.objects.select_for_update().filter(phone=phone).first()
+        # None only when the nightly purge deleted the old row between the two statements.
+        if check is not None:
+            return check
+    raise RuntimeError(f"could not lock the phone check of {phone}")
+
+
+# Codes cost money and reach any number: besides the limits per number, a visitor's address and
+# everyone together have an hourly budget, counted per clock hour in ``PhoneCheckCounter``.
+_ALL_VISITORS = "all"
+
+
+def _visitor_key(address: str) -> str | None:
+    """The counter key of a visitor's address; an IPv6 address counts as its /64 (one household or
+    server holds the whole /64, so counting single addresses would limit nothing). ``None`` for
+    an empty or unreadable address: such a visitor is counted only with everyone."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:203.0.113.7 is the IPv4 address
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _counter_add(*, key: str, window_start: datetime) -> int:
+    """Count one more code for ``key`` in the hour from ``window_start``; returns the count with it.
+
+    One statement inserts the hour's row or adds one to it, and leaves the row locked until the
+    caller's transaction ends: concurrent sends for one key take turns, so two of them never both
+    see room for one. The caller's transaction rolls the count back with a refusal.
+    """
+    sql = (
+        'INSERT INTO referrals_phonecheckcounter ("key", window_start, sends) VALUES (%s, %s, 1) '
+        'ON CONFLICT ("key", window_start) '
+        "DO UPDATE SET sends = referrals_phonecheckcounter.sends + 1 RETURNING sends"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, connection.ops.adapt_datetimefield_value(window_start)])
+        return cursor.fetchone()[0]
+
+
+def _visitor_budget_spend(*, address: str, now: datetime) -> None:
+    """Count this code against the visitor's and everyone's hourly budgets, or refuse it.
+
+    Raises ``CodeVisitorLimit`` (``PHONE_CODES_PER_ADDRESS_PER_HOUR`` codes already went out for
+    this address this hour) or ``CodeServiceBusy`` (``PHONE_CODES_PER_HOUR`` for everyone). The
+    caller holds the number's row lock; rows are locked in the order number, address, everyone
+    in every send, so concurrent sends never wait on each other in a circle.
+    """
+    window_start = _hour_start(now)
+    minutes = max(1, math.ceil((window_start + _SEND_WINDOW - now).total_seconds() / 60))
+    key = _visitor_key(address)
+    if key is not None and _counter_add(key=key, window_start=window_start) > (
+            settings.PHONE_CODES_PER_ADDRESS_PER_HOUR):
+        raise CodeVisitorLimit(minutes=minutes)
+    if _counter_add(key=_ALL_VISITORS, window_start=window_start) > settings.PHONE_CODES_PER_HOUR:
+        raise CodeServiceBusy(minutes=minutes)
 
 
 @transaction.atomic(durable=True)
-def phone_check_send(*, phone: str) -> PhoneCheck:
+def phone_check_send(*, phone: str, address: str = "", language: str = "") -> PhoneCheck:
     """Send a new 6-digit code to ``phone`` (E.164), valid ``PHONE_CODE_TTL``; it replaces any code
     sent before. Only its HMAC is stored; the text goes to the notification outbox in this same
-    transaction as a transactional message (no customer, no consent) and is sent after commit.
+    transaction as a transactional message (no customer, no consent) and is sent after commit, in
+    ``language`` (the visitor's; empty: the business's).
 
-    Raises ``CodeResendTooSoon`` (the last code is younger than ``PHONE_CODE_RESEND_AFTER``) or
-    ``CodeSendLimit`` (``PHONE_CODE_SENDS_PER_HOUR`` codes already went to this number this hour).
+    ``address`` is the visitor's IP address: the codes asked for from it are limited per hour, as
+    are all codes together (``_visitor_budget_spend``).
+
+    Raises ``CodeResendTooSoon`` (the last code is younger than ``PHONE_CODE_RESEND_AFTER``),
+    ``CodeSendLimit`` (``PHONE_CODE_SENDS_PER_HOUR`` codes already went to this number this hour),
+    ``CodeVisitorLimit`` or ``CodeServiceBusy``. A refusal writes nothing and sends nothing.
     """
     now = timezone.now()
     check = _phone_check_lock(phone=phone)
@@ -308,6 +382,7 @@ def phone_check_send(*, phone: str) -> PhoneCheck:
     if check.sends_in_window >= PHONE_CODE_SENDS_PER_HOUR:
         wait = check.window_started_at + _SEND_WINDOW - now
         raise CodeSendLimit(minutes=math.ceil(wait.total_seconds() / 60))
+    _visitor_budget_spend(address=address, now=now)
     code = f"{secrets.randbelow(10**6):06d}"
     check.code_hash = _code_hash(phone=phone, code=code)
     check.sent_at, check.expires_at = now, now + PHONE_CODE_TTL
@@ -319,7 +394,7 @@ def phone_check_send(*, phone: str) -> PhoneCheck:
         # Unique: sends to one number are at least PHONE_CODE_RESEND_AFTER apart (row locked).
         key=f"phone_code:{phone}:{int(now.timestamp())}",
         context={"code": code, "minutes": int(PHONE_CODE_TTL.total_seconds() // 60)},
-        expires_at=check.expires_at,
+        expires_at=check.expires_at, language=language,
     )
     return check
 
@@ -359,8 +434,33 @@ def _phone_check_judge(*, phone: str, code: str) -> PhoneCheckError | None:
     return None
 
 
-def join_code_send(*, phone: str) -> PhoneCheck:
-    """Step 1 of the join page: send the code to ``phone`` (any spelling).
+PHONE_CHECK_KEEP = timedelta(days=1)
+
+
+def phone_checks_purge() -> int:
+    """Delete the join page's working data that can no longer matter; returns the rows deleted.
+
+    A ``PhoneCheck`` goes once its code expired or was used more than ``PHONE_CHECK_KEEP`` ago and
+    its hour of sends is over (nothing is left to check or to limit); a ``PhoneCheckCounter`` once
+    its hour is over. One DELETE per table, no row loaded. A send racing with the purge is safe: a
+    row it locked and renewed no longer matches when the DELETE gets to it, and a row deleted
+    under its feet is made again (``_phone_check_lock``). Run nightly by the
+    ``referrals.phone_checks_purge`` task (beat) or ``manage.py runcampaigns``.
+    """
+    now = timezone.now()
+    cutoff = now - PHONE_CHECK_KEEP
+    window_over = now - _SEND_WINDOW
+    checks, _by_model = PhoneCheck.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(used_at__lt=cutoff),
+        Q(window_started_at__isnull=True) | Q(window_started_at__lte=window_over),
+    ).delete()
+    counters, _by_model = PhoneCheckCounter.objects.filter(window_start__lte=window_over).delete()
+    return checks + counters
+
+
+def join_code_send(*, phone: str, address: str = "", language: str = "") -> PhoneCheck:
+    """Step 1 of the join page: send the code to ``phone`` (any spelling), asked for from the IP
+    ``address``, in ``language`` (the page's).
 
     Raises ``InvalidPhone``; ``AlreadyRegistered`` for a registered customer's number (what the
     page answered before codes existed, and nothing more: no code is sent to him); and the
@@ -369,7 +469,7 @@ def join_code_send(*, phone: str) -> PhoneCheck:
     normalized = normalize_phone(phone)
     if Customer.objects.filter(phone=normalized, joined_at__isnull=False).exists():
         raise AlreadyRegistered()
-    return phone_check_send(phone=normalized)
+    return phone_check_send(phone=normalized, address=address, language=language)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,20 @@ phone and the code form is shown. Step 2 (``step=confirm``): the code; only then
 and linked (``referrals.services.join_confirm``). ``step=resend`` sends a new code. Between the
 steps the phone, name and consent travel in a signed field (``_ticket``), so the phone a code is
 checked against is the one it was sent to, whatever the browser posts.
+
+Each code is sent with the visitor's address (for the per-visitor limits) and the page's language
+(the SMS speaks it too).
 """
 
+import ipaddress
 import re
 
 from django import forms
+from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +27,7 @@ from loyalty.exceptions import LoyaltyError
 from loyalty.models import BusinessSettings, Customer
 from loyalty.phones import format_phone
 
-from .models import ReferralProgram
+from .models import PhoneCheck, ReferralProgram
 from .services import (
     PHONE_CODE_TTL,
     code_normalize,
@@ -76,6 +82,29 @@ def _ticket_read(code: str, raw: str) -> dict | None:
         return None
 
 
+def visitor_address(request: HttpRequest) -> str:
+    """The visitor's IP address: ``REMOTE_ADDR``, or behind ``TRUSTED_PROXIES`` reverse proxies the
+    address the outermost of them appended to ``X-Forwarded-For``. Never an earlier entry: the
+    visitor writes those himself. A header too short or unreadable falls back to ``REMOTE_ADDR``.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXIES
+    if proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < proxies:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-proxies]))
+    except ValueError:
+        return remote
+
+
+def _code_send(request: HttpRequest, phone: str) -> PhoneCheck:
+    return join_code_send(phone=phone, address=visitor_address(request),
+                          language=translation.get_language() or "")
+
+
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, code: str) -> HttpResponse:
     inviter = Customer.objects.filter(referral_code__code=code_normalize(code)).first()
@@ -99,7 +128,7 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
     form = JoinForm(request.POST or None)
     if step == "send" and form.is_valid():
         try:
-            check = join_code_send(phone=form.cleaned_data["phone"])
+            check = _code_send(request, form.cleaned_data["phone"])
         except LoyaltyError as exc:
             form.add_error("phone", str(exc))
         else:
@@ -112,7 +141,7 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
 def _code_step(request: HttpRequest, context: dict, step: str, ticket: dict) -> HttpResponse:
     if step == "resend":
         try:
-            join_code_send(phone=ticket["phone"])
+            _code_send(request, ticket["phone"])
         except LoyaltyError as exc:
             return _code_page(request, context, ticket, CodeForm(), error=str(exc))
         return _code_page(request, context, ticket, CodeForm(), resent=True)

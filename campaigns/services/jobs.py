@@ -229,6 +229,16 @@ JOBS: dict[str, Callable[..., int]] = {
 }
 
 
+# Other apps' nightly clean-ups (name → a callable returning the rows it deleted), registered in
+# their AppConfig.ready: beat runs each as its own task, and ``runcampaigns`` runs them after the
+# jobs, so the embedded default (cron, no beat) needs no other command. They take no date.
+HOUSEKEEPING: dict[str, Callable[[], int]] = {}
+
+
+def housekeeping_register(name: str, runner: Callable[[], int]) -> None:
+    HOUSEKEEPING[name] = runner
+
+
 def job_run(*, job: str, as_of: date | None = None) -> int:
     """Run one nightly job for ``as_of`` (today) and record it; returns customers touched."""
     day = as_of or timezone.localdate()

@@ -10,7 +10,6 @@ what retries a failure) sends what is due through ``campaigns.channels``.
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template import Context, Engine
 from django.utils import timezone, translation
@@ -62,9 +61,12 @@ def notification_queue(*, customer: Customer, kind: str, key: str,
 
 def notification_queue_transactional(*, phone: str, kind: str, key: str,
                                      context: dict | None = None,
-                                     expires_at: datetime | None = None) -> Notification:
+                                     expires_at: datetime | None = None,
+                                     language: str = "") -> Notification:
     """Write one transactional message to ``phone`` (E.164), e.g. a one-time code the visitor
-    asked for: no customer is needed and marketing consent does not apply.
+    asked for: no customer is needed and marketing consent does not apply. It is written in
+    ``language`` (the visitor's page's: ``ru``, ``en``, or a variant such as ``en-us``); empty or
+    unknown: the business's language.
 
     Call it inside the transaction of its cause: the row commits (or not) with it, and the send is
     asked for on commit, by the same task and retries as every message. Only channels that reach a
@@ -76,10 +78,18 @@ def notification_queue_transactional(*, phone: str, kind: str, key: str,
     now = timezone.now()
     notification = Notification.objects.create(
         phone=phone, kind=kind, key=key, context=context or {}, created_at=now,
-        next_attempt_at=now, expires_at=expires_at,
+        next_attempt_at=now, expires_at=expires_at, language=_language_known(language) or "",
     )
     notifications_kick()
     return notification
+
+
+def _language_known(language: str) -> str | None:
+    """``language`` as one of ``settings.LANGUAGES`` (``en-us`` is ``en``), or None."""
+    try:
+        return translation.get_supported_language_variant(language) if language else None
+    except LookupError:
+        return None
 
 
 def _template(kind: str, language: str, cache: dict) -> NotificationTemplate | None:
@@ -173,7 +183,9 @@ def _send_one(notification: Notification, program: BusinessSettings, templates: 
     channel = channel_for(recipient)
     if channel is None:
         return _skip(notification, "no channel reaches this customer")
-    language = program.language if program.language in dict(settings.LANGUAGES) else "ru"
+    # A visitor's code speaks his page's language; everything else the business's.
+    language = (_language_known(notification.language) or _language_known(program.language)
+                or "ru")
     subject, body = _render(notification, language, program.name, templates)
     notification.channel = channel.name
     try:

@@ -140,6 +140,17 @@ NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=DEBUG)
 # Referrals: how long after registering a customer may still be recorded as invited.
 REFERRAL_LINK_WINDOW_HOURS = env.int("REFERRAL_LINK_WINDOW_HOURS", default=24)
 
+# The join page's one-time codes, beyond the per-number limits (3 an hour): codes one visitor's
+# address may ask for an hour (IPv6: per /64), and codes everyone together may ask for an hour, a
+# safety net against SMS pumping from many addresses. Codes over either limit are refused.
+PHONE_CODES_PER_ADDRESS_PER_HOUR = env.int("PHONE_CODES_PER_ADDRESS_PER_HOUR", default=10)
+PHONE_CODES_PER_HOUR = env.int("PHONE_CODES_PER_HOUR", default=200)
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For. 0: the
+# visitor is REMOTE_ADDR and the header is ignored (anyone can forge it). 1 (nginx, a load
+# balancer): the visitor is the header's last address, the one that proxy appended; N: the N-th
+# from the end.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
 # Phone numbers without a country code are read in this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="RU")
 

@@ -190,6 +190,23 @@ def test_a_transactional_message_is_written_with_its_cause_and_sent_after_commit
     assert row.context == {}
 
 
+def test_a_transactional_message_is_written_in_the_language_it_was_asked_in(settings, caplog):
+    # The visitor's page language ("en-us" is "en"); an unknown one falls back to the business's.
+    settings.NOTIFY_CONSOLE = True
+    program_set(name="Sakura", language="ru")
+    caplog.set_level("INFO", logger="campaigns.channels")
+    english = notification_queue_transactional(
+        phone="+79161112233", kind=MessageKind.PHONE_CODE, key="code-1",
+        context={"code": "493817", "minutes": 10}, language="en-us")
+    german = notification_queue_transactional(
+        phone="+79161112234", kind=MessageKind.PHONE_CODE, key="code-2",
+        context={"code": "493818", "minutes": 10}, language="de")
+    assert (english.language, german.language) == ("en", "")
+    assert notifications_send() == 2
+    assert "493817 is your Sakura confirmation code. Valid for 10 min." in caplog.text
+    assert "493818 — код подтверждения номера для Sakura. Действует 10 мин." in caplog.text
+
+
 def test_a_transactional_message_is_not_written_when_its_cause_rolls_back(
     django_capture_on_commit_callbacks
 ):

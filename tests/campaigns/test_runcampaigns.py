@@ -31,10 +31,10 @@ def test_runcampaigns_prints_each_job_and_a_second_run_prints_zeros(tiers, branc
     with freeze_time("2025-05-17 12:00"):
         purchase_create(customer=customer_create(), branch=branch, total=1000)
     assert run("--date", "2026-05-17") == [
-        "birthday: 1", "winback: 1", "deferred: 2", "expiry: 1", "tiers: 0",
+        "birthday: 1", "winback: 1", "deferred: 2", "expiry: 1", "tiers: 0", "phonechecks: 0",
     ]
     assert run("--date", "2026-05-17") == [
-        "birthday: 0", "winback: 0", "deferred: 0", "expiry: 0", "tiers: 0",
+        "birthday: 0", "winback: 0", "deferred: 0", "expiry: 0", "tiers: 0", "phonechecks: 0",
     ]
     assert ledger_verify().ok
 

@@ -104,6 +104,30 @@ def test_join_page_sends_a_new_code_after_a_minute_not_before(sakura, client):
     assert 'id="joined"' in done.content.decode()
 
 
+@pytest.mark.parametrize(("page_language", "business_language", "text"), [
+    ("en", "ru", "is your Sakura confirmation code. Valid for 10 min. Do not share it with anyone."),
+    ("ru", "en", "— код подтверждения номера для Sakura. Действует 10 мин. Никому его не сообщайте."),
+])
+def test_the_code_message_speaks_the_language_of_the_page_not_the_businesss(
+    sakura, client, settings, caplog, page_language, business_language, text
+):
+    # given a business that writes its messages in the other language
+    from campaigns.services.notifications import notifications_send
+    from tests.factories import program_set
+
+    program_set(language=business_language)
+    settings.NOTIFY_CONSOLE = True
+    caplog.set_level("INFO", logger="campaigns.channels")
+    url = reverse("referrals:join", args=[referral_code_get(customer=invited())])
+    # when a visitor asks for his code from the page in his language
+    client.post(url, {"step": "send", "phone": "+79165551234"},
+                HTTP_ACCEPT_LANGUAGE=page_language)
+    code = code_sent_to("+79165551234")
+    assert notifications_send() == 1
+    # then the message is in his language
+    assert f"{code} {text}" in caplog.text
+
+
 def test_join_page_shows_errors_in_the_form_not_a_traceback(sakura, client):
     anna = invited()
     url = reverse("referrals:join", args=[referral_code_get(customer=anna)])
