@@ -50,6 +50,7 @@ def sql(statement: str, params=None) -> None:
 def generate(n: int) -> None:
     from campaigns.models import CampaignSettings
     from loyalty.models import BusinessSettings, EntryKind, OperationKind, Tier
+    from loyalty.services.ledger import system_account_cache_clear
     from loyalty.services.postings import points_grant_bulk
 
     sql("TRUNCATE loyalty_entry, loyalty_operation, loyalty_account, loyalty_customer_tags, "
@@ -84,6 +85,12 @@ def generate(n: int) -> None:
         SELECT k.kind, c.id, 0 FROM loyalty_customer c
         CROSS JOIN (VALUES ('available'), ('pending'), ('held'), ('debt')) AS k(kind)
         ORDER BY c.id""")
+    # The business's accounts, as migration loyalty 0005 makes them (TRUNCATE took them away):
+    # a job must not be the one creating them, the first run would time that too.
+    sql("""
+        INSERT INTO loyalty_account (kind, customer_id, balance)
+        VALUES ('issued', NULL, NULL), ('spent', NULL, NULL), ('expired', NULL, NULL)""")
+    system_account_cache_clear()
     print(f"customers and accounts: {time.perf_counter() - t0:.1f} s", flush=True)
     t0 = time.perf_counter()
     points_grant_bulk(

@@ -79,6 +79,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # never hold row locks while a 
 # connection; 0 turns that off (for a connection pooler that cannot keep prepared statements:
 # PgBouncer before 1.21 in transaction mode).
 DB_PREPARE_THRESHOLD = env.int("DB_PREPARE_THRESHOLD", default=2)
+# Nightly postings over all customers (points expiry, pending release) go in slices of this many
+# customer ids, each its own transaction, this many slices at a time (PostgreSQL; one connection
+# each). See loyalty.services.postings.in_slices.
+BULK_POSTING_SLICE = env.int("BULK_POSTING_SLICE", default=50_000)
+BULK_POSTING_WORKERS = env.int("BULK_POSTING_WORKERS", default=2)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite ignores select_for_update: take the write lock at BEGIN so concurrent writers wait
     # (up to the timeout) instead of failing with "database is locked" halfway through.

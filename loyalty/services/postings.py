@@ -20,8 +20,11 @@ steps as separate statements and ignores row locks; there the IMMEDIATE transact
 serialises writers instead.
 """
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -54,6 +57,37 @@ def _lock_clause(customers: str = "") -> str:
         return " ORDER BY a.id"
     also = f" FOR SHARE OF {customers}" if customers else ""
     return f" ORDER BY a.id FOR NO KEY UPDATE OF a{also}"
+
+
+def in_slices(post: Callable[[int, int], int]) -> int:
+    """Run ``post(low, high)`` for consecutive slices of customer ids (``low <= id < high``,
+    ``BULK_POSTING_SLICE`` customers each) and return the sum of what they return.
+
+    Each slice is its own transaction: a till waits for a locked customer at most one slice's
+    time, not the whole night's, and a failure keeps the slices done (each posting's request id
+    makes the next run skip them). On PostgreSQL, outside any transaction, ``BULK_POSTING_WORKERS``
+    threads post slices side by side, each on its own connection: the work is mostly the
+    database's (row locks, index entries, foreign-key checks) and one backend uses one core.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(id), MAX(id) FROM loyalty_customer")
+        first, last = cursor.fetchone()
+    if first is None:
+        return 0
+    size = max(1, settings.BULK_POSTING_SLICE)
+    slices = [(low, min(low + size, last + 1)) for low in range(first, last + 1, size)]
+    workers = min(settings.BULK_POSTING_WORKERS, len(slices))
+    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return sum(post(low, high) for low, high in slices)
+
+    def run(bounds: tuple[int, int]) -> int:
+        try:
+            return post(*bounds)
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(run, slices))
 
 
 def _tune(cursor) -> None:
@@ -154,22 +188,28 @@ def _post(cursor, *, table: str, prefix: str, tag: str, kind: str, points: str, 
     return touched
 
 
-@transaction.atomic(durable=True)
 def points_expire_bulk(*, inactive_before: datetime, day: date) -> int:
     """Expire the spendable points of every customer whose last payment (or, who never paid, his
     registration) was before ``inactive_before``. Returns the number of customers touched.
 
-    Posts ``EXPIRY`` operations and entries available → the business's ``expired`` account.
+    Posts ``EXPIRY`` operations and entries available → the business's ``expired`` account, in
+    slices of customers (``in_slices``).
     """
+    return in_slices(lambda low, high: _points_expire_slice(
+        inactive_before=inactive_before, day=day, low=low, high=high))
+
+
+@transaction.atomic(durable=True)
+def _points_expire_slice(*, inactive_before: datetime, day: date, low: int, high: int) -> int:
     expired = int(system_account(AccountKind.EXPIRED).pk)
     with connection.cursor() as cursor:
         _tune(cursor)
         _temp(cursor, "bulk_expiring", f"""
             SELECT a.id AS account_id, a.customer_id AS customer_id, a.balance AS amount
             FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id
-            WHERE a.kind = %s AND a.balance > 0
+            WHERE a.kind = %s AND a.balance > 0 AND a.customer_id >= %s AND a.customer_id < %s
               AND COALESCE(c.last_purchase_at, c.joined_at, c.created_at) < %s
-            {_lock_clause("c")}""", [AccountKind.AVAILABLE, _at(inactive_before)])
+            {_lock_clause("c")}""", [AccountKind.AVAILABLE, low, high, _at(inactive_before)])
         touched = _post(
             cursor, table="bulk_expiring", prefix="expiry", tag=day.isoformat(),
             kind=OperationKind.EXPIRY, points="p.amount", cashback="0", balance_after="0",
@@ -180,7 +220,6 @@ def points_expire_bulk(*, inactive_before: datetime, day: date) -> int:
     return touched
 
 
-@transaction.atomic(durable=True)
 def pending_release_bulk(*, due_before: datetime, day: date) -> int:
     """Move pending points whose ``release_at`` is before ``due_before`` to spendable points,
     repaying the customer's debt first, like every other credit (``purchases.credit_moves``).
@@ -199,6 +238,12 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
     a lookup by source alone would scan the ledger. Each sum is one grouped join over all holders,
     not a subquery per customer.
     """
+    return in_slices(lambda low, high: _pending_release_slice(
+        due_before=due_before, day=day, low=low, high=high))
+
+
+@transaction.atomic(durable=True)
+def _pending_release_slice(*, due_before: datetime, day: date, low: int, high: int) -> int:
     kinds = [AccountKind.PENDING, AccountKind.AVAILABLE, AccountKind.DEBT]
     with connection.cursor() as cursor:
         _tune(cursor)
@@ -208,9 +253,11 @@ def pending_release_bulk(*, due_before: datetime, day: date) -> int:
             SELECT a.id AS account_id, a.customer_id AS customer_id, a.kind AS kind,
                    a.balance AS balance
             FROM loyalty_account a
-            WHERE a.kind IN (%s, %s, %s) AND a.customer_id IN (
-                SELECT h.customer_id FROM loyalty_account h WHERE h.kind = %s AND h.balance > 0)
-            {_lock_clause()}""", [*kinds, AccountKind.PENDING])
+            WHERE a.kind IN (%s, %s, %s) AND a.customer_id >= %s AND a.customer_id < %s
+              AND a.customer_id IN (
+                SELECT h.customer_id FROM loyalty_account h
+                WHERE h.kind = %s AND h.balance > 0 AND h.customer_id >= %s AND h.customer_id < %s)
+            {_lock_clause()}""", [*kinds, low, high, AccountKind.PENDING, low, high])
         # One row per holder: his three accounts and their balances under the lock.
         _temp(cursor, "bulk_release_acc", """
             SELECT customer_id,

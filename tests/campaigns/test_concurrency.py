@@ -125,3 +125,71 @@ def test_a_sale_that_commits_while_the_expiry_waits_for_the_customer_saves_his_p
     assert results == ["sale", 0]
     assert customer_balances(customer=customer)["available"] == D("500.00")
     assert ledger_verify().ok
+
+
+def _inactive_customers_with_points(n):
+    customers = []
+    for _ in range(n):
+        customer = customer_create()
+        points_adjust(customer=customer, amount=100, reason="opening")
+        customers.append(customer)
+    Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+        last_purchase_at="2025-01-01T12:00:00+03:00")
+    return customers
+
+
+def test_the_expiry_posts_slices_of_customers_side_by_side(tiers, branch, settings, monkeypatch):
+    from loyalty.models import Operation, OperationKind
+    from loyalty.services import postings
+
+    # given seven customers whose points expire, in slices of two customers, two at a time
+    settings.BULK_POSTING_SLICE, settings.BULK_POSTING_WORKERS = 2, 2
+    program_set(expiry_months_after_last_purchase=12)
+    customers = _inactive_customers_with_points(7)
+    threads = set()
+    real = postings._points_expire_slice
+
+    def watched(**kwargs):
+        threads.add(threading.get_ident())
+        return real(**kwargs)
+
+    monkeypatch.setattr(postings, "_points_expire_slice", watched)
+    # when the job runs, then every customer's points expired once, by two threads
+    assert job_run(job="expiry", as_of=date(2026, 6, 1)) == 7
+    assert len(threads) == 2
+    assert all(customer_balances(customer=c)["available"] == D("0.00") for c in customers)
+    assert Operation.objects.filter(kind=OperationKind.EXPIRY).count() == 7
+    assert job_run(job="expiry", as_of=date(2026, 6, 1)) == 0
+    assert ledger_verify().ok
+
+
+def test_a_slice_that_fails_keeps_the_others_and_the_next_run_finishes(
+        tiers, branch, settings, monkeypatch):
+    from campaigns.models import JobRun
+    from loyalty.models import Operation, OperationKind
+    from loyalty.services import postings
+
+    settings.BULK_POSTING_SLICE, settings.BULK_POSTING_WORKERS = 2, 2
+    program_set(expiry_months_after_last_purchase=12)
+    customers = _inactive_customers_with_points(6)
+    unlucky = customers[3].pk
+    real = postings._points_expire_slice
+
+    def failing(**kwargs):
+        if kwargs["low"] <= unlucky < kwargs["high"]:
+            raise RuntimeError("the database went away")
+        return real(**kwargs)
+
+    # given one slice fails
+    monkeypatch.setattr(postings, "_points_expire_slice", failing)
+    with pytest.raises(RuntimeError):
+        job_run(job="expiry", as_of=date(2026, 6, 1))
+    # then the other slices are posted, and the day is not recorded as done
+    assert Operation.objects.filter(kind=OperationKind.EXPIRY).count() == 4
+    assert customer_balances(customer=customers[3])["available"] == D("100.00")
+    assert not JobRun.objects.filter(job="expiry").exists()
+    # when it runs again, the missing slice is posted, and nobody twice
+    monkeypatch.setattr(postings, "_points_expire_slice", real)
+    assert job_run(job="expiry", as_of=date(2026, 6, 1)) == 2
+    assert Operation.objects.filter(kind=OperationKind.EXPIRY).count() == 6
+    assert ledger_verify().ok
