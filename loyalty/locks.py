@@ -62,22 +62,30 @@ def customer_accounts_lock(
     kinds = ([AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT] if credited_pending
              else [AccountKind.AVAILABLE, AccountKind.DEBT])
     sql = _lock_sql(len(full), len(partial), len(kinds), request_id is not None, rows.db().vendor)
-    params = [*full, *partial, *kinds] if partial else list(full)
-    if request_id is not None:
-        params.insert(0, request_id)  # the select list's parameter comes first
+    # In the order of the text: the request id (select list), whose whole row comes along (join).
+    params = [request_id] if request_id is not None else []
+    params += [*full, *full, *partial, *kinds] if partial else full
     split = len(rows.concrete_fields(Account))
     connection = rows.db()
     grouped: dict[int, dict[str, Account]] = {}
     end = split + len(rows.concrete_fields(Customer))
+    slim = end + len(_slim()) if partial else end
     request_operation_id = None
     for row in rows.fetch(sql, params):
         if request_id is not None:
-            request_operation_id = row[end]
+            request_operation_id = row[slim]
         account = rows.instance(Account, row[:split], connection)
         grouped.setdefault(account.customer_id, {})[account.kind] = account
-        if account.kind == AccountKind.AVAILABLE:  # the customer's columns come on this row only
-            account._state.fields_cache["customer"] = rows.instance(Customer, row[split:end],
-                                                                    connection)
+        if account.kind != AccountKind.AVAILABLE:
+            continue
+        # The customer's columns come on his spendable account's row only.
+        if row[split] is not None:
+            customer = rows.instance(Customer, row[split:end], connection)
+        else:  # a credited customer: what the sale reads of him, the rest loaded if ever asked
+            customer = rows.partial_instance(Customer, _slim_attnames(), [
+                bool(v) if f.get_internal_type() == "BooleanField" else v
+                for f, v in zip(_slim(), row[end:slim], strict=True)], connection)
+        account._state.fields_cache["customer"] = customer
     result = {}
     for customer_id, by_kind in grouped.items():
         customer = by_kind[AccountKind.AVAILABLE].customer
@@ -95,6 +103,20 @@ def customer_accounts_lock(
 
 
 @cache
+def _slim() -> tuple:
+    """What a sale reads of a customer it only credits (a referral chain's ancestor): whether he
+    is blocked, and his tier (an inviter's may rise); in the model's order. The rest of his row is
+    not sent."""
+    wanted = {"id", "is_blocked", "tier_id", "tier_pinned"}
+    return tuple(f for f in rows.concrete_fields(Customer) if f.attname in wanted)
+
+
+@cache
+def _slim_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in _slim())
+
+
+@cache
 def _lock_sql(full: int, partial: int, kinds: int, with_request: bool, vendor: str) -> str:
     q = rows.quote
     marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
@@ -104,14 +126,22 @@ def _lock_sql(full: int, partial: int, kinds: int, with_request: bool, vendor: s
     if partial:
         where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
                  f" AND a.{q('kind')} IN ({marks(kinds)})))")
+    # Every customer has one spendable account, locked in every case: his row comes with it, whole
+    # for ``customer_ids`` (``w``), the _slim() columns for the credited ones.
+    join = f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
+    if partial:
+        chosen = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
+        join += (f" LEFT JOIN {q(Customer._meta.db_table)} w ON w.{q('id')} = a.{q('customer_id')}"
+                 f" AND {available} AND {chosen}")
+        customer = rows.columns(Customer, "w") + "".join(
+            f", CASE WHEN {available} THEN c.{q(f.column)} END" for f in _slim())
+    else:
+        customer = rows.columns(Customer, "c", when=available)
     sql = (
-        # Every customer has one spendable account, locked in every case: his row comes with it.
-        f"SELECT {rows.columns(Account, 'a')},"  # noqa: S608 - names from _meta; values bound
-        f" {rows.columns(Customer, 'c', when=available)}"
+        f"SELECT {rows.columns(Account, 'a')}, {customer}"  # noqa: S608 - names from _meta; values bound
         + (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
            f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
-        + f" FROM {q(Account._meta.db_table)} a"
-        f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
+        + f" FROM {q(Account._meta.db_table)} a{join}"
         f" WHERE {where} ORDER BY a.{q('id')}"
     )
     features = rows.db().features

@@ -9,20 +9,25 @@ correctness, and drop the per-call query building:
 - values go through each field's ``get_db_prep_save`` on the way in and its database converters on
   the way out, exactly as the ORM does, so the same code is right on PostgreSQL and on SQLite (the
   embedded default), where decimals, booleans and datetimes need converting;
-- rows come back as real model instances (``Model.from_db``), and an insert sends ``post_save``
-  like ``Model.save()`` does, so listeners (webhooks) see every row.
+- rows come back as real model instances (what ``Model.from_db`` makes; built directly when every
+  column is a plain attribute and nobody listens to ``pre_init``/``post_init``), and an insert
+  sends ``post_save`` like ``Model.save()`` does, so listeners (webhooks) see every row.
 
 Only plain single-table INSERTs and SELECTs with a fixed column list live here; the statements
 themselves stay next to the code that owns them (``loyalty.locks``, ``loyalty.services.ledger``).
 """
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
-from django.db.models.signals import post_save
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, post_save, pre_init
 
 
 def db():
@@ -77,7 +82,54 @@ def instance(model: type[Model], values: Sequence, connection=None) -> Model:
                 value = func(value, col, connection)
             converted.append(value)
         values = converted
-    return model.from_db(connection.alias, None, values)
+    attnames = _plain_attnames(model)
+    if attnames is None or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(connection.alias, None, values)
+    # What ``from_db`` ends with, without ``Model.__init__`` walking the fields one setattr at a
+    # time (a sale builds a dozen instances, a referral chain's two dozen).
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return obj
+
+
+def partial_instance(model: type[Model], attnames: Sequence[str], values: Sequence,
+                     connection=None) -> Model:
+    """A ``model`` instance holding only ``attnames`` (values already converted); its other
+    fields are deferred, loaded by Django on first access, as ``QuerySet.only()`` leaves them."""
+    connection = connection or db()
+    if (_plain_attnames(model) is None or pre_init.has_listeners(model)
+            or post_init.has_listeners(model)):
+        order = {name: i for i, name in enumerate(attnames)}
+        ordered = sorted(attnames, key=lambda name: _field_index(model)[name])
+        return model.from_db(connection.alias, ordered, [values[order[n]] for n in ordered])
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return obj
+
+
+@cache
+def _field_index(model: type[Model]) -> dict[str, int]:
+    return {f.attname: i for i, f in enumerate(concrete_fields(model))}
+
+
+@cache
+def _plain_attnames(model: type[Model]) -> tuple[str, ...] | None:
+    """The attnames of ``model``'s columns when every one is a plain attribute behind Django's
+    default descriptor (so ``__init__`` would only store it); None when ``model.from_db`` must run
+    (a field with its own descriptor, such as a file, or ``from_db`` overridden)."""
+    if model.from_db.__func__ is not Model.from_db.__func__:
+        return None
+    names = []
+    for field in concrete_fields(model):
+        descriptor = inspect.getattr_static(model, field.attname, None)
+        if type(descriptor) not in (DeferredAttribute, ForeignKeyDeferredAttribute):
+            return None
+        names.append(field.attname)
+    return tuple(names)
 
 
 @cache
@@ -164,6 +216,10 @@ def _cursor():
 def _run(sql: str, params: list, read):
     connection = db()
     cursor, close = _cursor()
+    if close and "%b" in sql:
+        # ``%b`` (a parameter sent in binary) is psycopg's and means something only to the kept
+        # server-binding cursor; Django's cursor writes every value into the text itself.
+        sql = sql.replace("%b", "%s")
     try:
         if not close:
             connection.validate_no_broken_transaction()

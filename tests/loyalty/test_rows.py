@@ -48,6 +48,30 @@ def test_credited_customers_lock_only_their_spendable_and_debt_accounts(tiers):
     assert customer_accounts_lock(customer_ids=[]) == {}
 
 
+def test_a_credited_customer_comes_with_what_the_sale_reads_and_the_rest_on_demand(
+        tiers, django_assert_num_queries):
+    buyer = customer_create()
+    friend = customer_create(name="Ольга", is_blocked=True, tier_pinned=True,
+                             total_spent=Decimal("77.70"))
+    locked = customer_accounts_lock(customer_ids=[buyer.pk], credited_ids=[friend.pk])
+    slim = locked[friend.pk].customer
+    whole = locked[buyer.pk].customer
+    # the buyer's whole row came along; of the credited friend, what a sale reads of him
+    assert whole.get_deferred_fields() == set()
+    assert slim.get_deferred_fields() == {f.attname for f in Customer._meta.concrete_fields} - {
+        "id", "is_blocked", "tier_id", "tier_pinned"}
+    with django_assert_num_queries(0):
+        assert (slim.pk, slim.is_blocked, slim.tier_id, slim.tier_pinned) == (
+            friend.pk, True, friend.tier_id, True)
+    assert locked[friend.pk].available.customer is slim
+    # anything else is read when asked, as Django does for deferred fields
+    with django_assert_num_queries(1):
+        assert slim.total_spent == Decimal("77.70")
+    # only credited customers: nobody's whole row
+    alone = customer_accounts_lock(customer_ids=[], credited_ids=[friend.pk])
+    assert alone[friend.pk].customer.get_deferred_fields()
+
+
 def test_insert_fills_auto_fields_sets_pk_and_sends_post_save(tiers):
     customer = customer_create()
     seen = []
