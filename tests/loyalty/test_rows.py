@@ -173,3 +173,20 @@ def test_on_postgresql_a_sale_is_three_statements_between_begin_and_commit(tiers
     assert len(statements) == 3, statements
     assert "FOR NO KEY UPDATE" in statements[0] and "request_id" in statements[0]
     assert statements[2].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[2]
+
+
+def test_a_post_init_listener_still_sees_hot_path_instances(tiers):
+    from django.db.models.signals import post_init
+
+    customer = customer_create()
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(listener, sender=Customer)
+    try:
+        customer_accounts_lock(customer_ids=[customer.pk])
+    finally:
+        post_init.disconnect(listener, sender=Customer)
+    assert customer.pk in seen
