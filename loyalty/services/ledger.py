@@ -106,8 +106,15 @@ _ENTRY_COLUMNS = ("operation_id", "kind", "source_id", "destination_id", "amount
                   "release_at", "reverses_id")
 
 
+# On PostgreSQL, more entries (accounts) than this go as one array per column: a sale's one or two
+# keep the plain VALUES statement (``bench/purchase.py``'s raw twin runs the same), a referral
+# chain's many the statement whose text does not grow with them.
+_ARRAYS_FROM = 2
+
+
 @functools.cache
 def _entries_insert_sql(count: int, vendor: str) -> str:
+    """``count`` rows of VALUES (``vendor`` "values"), or (PostgreSQL) one array per column."""
     table = rows.quote(Entry._meta.db_table)
     columns = ", ".join(rows.quote(c) for c in _ENTRY_COLUMNS)
     if vendor == "postgresql":
@@ -132,17 +139,17 @@ def _entries_sql(operation: Operation, moves: list[Move]) -> tuple[str, list] | 
     amount = rows.prep(Entry, "amount")
     now = when(timezone.now())
     vendor = rows.db().vendor
-    sql = _entries_insert_sql(1 if vendor == "postgresql" else len(moves), vendor)
-    if vendor == "postgresql":
-        return sql, [[operation.pk] * len(moves), [m.kind for m in moves],
-                     [m.source.pk for m in moves], [m.destination.pk for m in moves],
-                     [amount(m.amount) for m in moves], [now] * len(moves),
-                     [when(m.release_at) for m in moves], [m.reverses_id for m in moves]]
+    if vendor == "postgresql" and len(moves) > _ARRAYS_FROM:
+        return _entries_insert_sql(0, vendor), [
+            [operation.pk] * len(moves), [m.kind for m in moves], [m.source.pk for m in moves],
+            [m.destination.pk for m in moves], [amount(m.amount) for m in moves],
+            [now] * len(moves), [when(m.release_at) for m in moves],
+            [m.reverses_id for m in moves]]
     params = []
     for m in moves:
         params += [operation.pk, m.kind, m.source.pk, m.destination.pk, amount(m.amount), now,
                    when(m.release_at), m.reverses_id]
-    return sql, params
+    return _entries_insert_sql(len(moves), "values"), params
 
 
 @functools.cache
@@ -150,7 +157,7 @@ def _balances_update_sql(count: int, vendor: str) -> str:
     table = rows.quote(Account._meta.db_table)
     if count == 1:
         return f"UPDATE {table} SET balance = %s WHERE id = %s"  # noqa: S608 - placeholders only
-    if vendor == "postgresql":  # one statement for any number of accounts (see above)
+    if count == 0:  # PostgreSQL: one statement for any number of accounts (see above)
         return (f"UPDATE {table} SET balance = v.balance FROM unnest(%b::bigint[], "  # noqa: S608 - placeholders only
                 f"%b::numeric[]) AS v(id, balance) WHERE {table}.id = v.id")
     whens = " ".join("WHEN %s THEN %s" for _ in range(count))
@@ -168,8 +175,8 @@ def _balances_sql(accounts: list[Account]) -> tuple[str, list] | None:
     vendor = rows.db().vendor
     if len(accounts) == 1:
         return _balances_update_sql(1, vendor), [accounts[0].balance, accounts[0].pk]
-    if vendor == "postgresql":
-        return _balances_update_sql(2, vendor), [[a.pk for a in accounts],
+    if vendor == "postgresql" and len(accounts) > _ARRAYS_FROM:
+        return _balances_update_sql(0, vendor), [[a.pk for a in accounts],
                                                  [a.balance for a in accounts]]
     sql = _balances_update_sql(len(accounts), vendor)
     return sql, [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]
