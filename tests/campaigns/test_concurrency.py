@@ -52,12 +52,10 @@ def test_a_certificate_presented_at_two_tills_at_once_pays_once(tiers, branch):
     assert ledger_verify().ok
 
 
-def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branch):
-    # given a customer whose points expire today and a till that has just locked his accounts
-    program_set(expiry_months_after_last_purchase=12)
-    customer = customer_create()
-    points_adjust(customer=customer, amount=500, reason="opening")
-    Customer.objects.filter(pk=customer.pk).update(last_purchase_at="2025-01-01T12:00:00+03:00")
+def _expiry_while_a_till_holds(customer, *, before_commit=lambda: None) -> list:
+    """Run the expiry job of 1 June 2026 while a till holds ``customer``'s accounts; the till runs
+    ``before_commit`` in its transaction once the job waits for it. Returns [the till's result,
+    the job's], after checking that the job did wait."""
     locked, release = threading.Event(), threading.Event()
     results = []
 
@@ -66,6 +64,7 @@ def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branc
             customer_accounts_lock(customer_ids=[customer.pk])
             locked.set()
             release.wait(5)
+            before_commit()
         return "till done"
 
     def job():
@@ -77,12 +76,27 @@ def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branc
         t.start()
     locked.wait(5)
     threads[1].join(0.5)
-    # then the job is still waiting for the lock
-    assert threads[1].is_alive()
+    assert threads[1].is_alive()  # the job waits for the till's lock
     release.set()
     for t in threads:
         t.join()
-    assert results == ["till done", 1]
+    return results
+
+
+def _expiring_customer():
+    """A customer holding 500 points whose last payment was long enough ago for them to expire."""
+    program_set(expiry_months_after_last_purchase=12)
+    customer = customer_create()
+    points_adjust(customer=customer, amount=500, reason="opening")
+    Customer.objects.filter(pk=customer.pk).update(last_purchase_at="2025-01-01T12:00:00+03:00")
+    return customer
+
+
+def test_the_expiry_job_waits_for_a_sale_holding_the_customers_lock(tiers, branch):
+    # given a customer whose points expire today and a till that has just locked his accounts
+    customer = _expiring_customer()
+    # then the job waits for the till, then expires them
+    assert _expiry_while_a_till_holds(customer) == ["till done", 1]
     assert customer_balances(customer=customer)["available"] == D("0.00")
     assert ledger_verify().ok
 
@@ -91,38 +105,14 @@ def test_a_sale_that_commits_while_the_expiry_waits_for_the_customer_saves_his_p
         tiers, branch):
     # given a customer whose points expire today, and a till that has locked his accounts for a
     # sale just before the expiry job read the customers
-    program_set(expiry_months_after_last_purchase=12)
-    customer = customer_create()
-    points_adjust(customer=customer, amount=500, reason="opening")
-    Customer.objects.filter(pk=customer.pk).update(last_purchase_at="2025-01-01T12:00:00+03:00")
-    locked, release = threading.Event(), threading.Event()
-    results = []
+    customer = _expiring_customer()
 
-    def till():
-        with transaction.atomic():
-            customer_accounts_lock(customer_ids=[customer.pk])
-            locked.set()
-            release.wait(5)
-            # the sale's effect on the customer: he paid today
-            Customer.objects.filter(pk=customer.pk).update(
-                last_purchase_at="2026-06-01T00:05:00+03:00")
-        return "sale"
+    def he_pays():  # the sale's effect on the customer: he paid today
+        Customer.objects.filter(pk=customer.pk).update(
+            last_purchase_at="2026-06-01T00:05:00+03:00")
 
-    def job():
-        locked.wait(5)
-        return job_run(job="expiry", as_of=date(2026, 6, 1))
-
-    threads = [in_thread(till, results), in_thread(job, results)]
-    for t in threads:
-        t.start()
-    locked.wait(5)
-    threads[1].join(0.5)
-    assert threads[1].is_alive()  # the job waits for the till
-    release.set()
-    for t in threads:
-        t.join()
     # then the job saw the payment made while it waited: nothing expired
-    assert results == ["sale", 0]
+    assert _expiry_while_a_till_holds(customer, before_commit=he_pays) == ["till done", 0]
     assert customer_balances(customer=customer)["available"] == D("500.00")
     assert ledger_verify().ok
 
