@@ -356,7 +356,12 @@ def test_the_calculation_follows_the_last_keystroke_even_when_an_early_answer_is
     assert held, "the first digit's calculation was never asked for"
     total.type("000")
     page.wait_for_timeout(800)  # the last digit's calculation is due by now
-    held[0].continue_()
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        held[0].continue_()
+    except PlaywrightError:
+        pass  # the page gave up that request itself (a newer calculation replaced it)
     page.wait_for_function(
         "want => document.querySelector('[data-testid=calc-cash]')?.innerText === want",
         arg=amount(expected.cash))
@@ -369,10 +374,39 @@ def test_a_result_tapped_right_after_a_keystroke_stays_open(page, live_server, s
     log_in(page, live_server, "olga")
     key_in(page.locator("#id_q"), "4567")
     page.locator("#first-result").wait_for()
-    page.locator("#id_q").press("End")
-    page.locator("#id_q").type("8")  # a search is now due in 250 ms
-    page.locator("#first-result").click()
+    # One more digit and the tap in the same instant (one script: however slow the machine, the
+    # tap comes before the search due 250 ms after the digit).
+    page.evaluate("""() => {
+        const q = document.getElementById("id_q");
+        q.value += "8";
+        q.dispatchEvent(new Event("input", {bubbles: true}));
+        document.getElementById("first-result").click();
+    }""")
     page.get_by_role("heading", name="Anna Smirnova").wait_for()
     page.wait_for_timeout(1000)  # the due search would have answered by now
     assert page.get_by_label("Bill total").is_visible()
     assert page.get_by_role("heading", name="Anna Smirnova").is_visible()
+
+
+def test_a_bill_typed_the_instant_the_sale_form_shows_is_calculated(page, live_server, shop):
+    """A quick cashier (or a scanner) types the moment the form is on the screen: the digits must
+    reach the live calculation. With htmx's default 20 ms settle delay the new form was shown,
+    and focused, before its triggers were wired, so such keys were never calculated."""
+    from cashier.templatetags.till import amount
+    from loyalty.services import purchase_calculate
+
+    expected = purchase_calculate(customer=shop, total=D(1000))
+    log_in(page, live_server, "olga")
+    # the bill is typed in the first task after the form is swapped in
+    page.evaluate("""() => document.addEventListener("htmx:afterSwap", () => setTimeout(() => {
+        const total = document.getElementById("id_total");
+        if (total && !total.value) {
+            total.value = "1000";
+            total.dispatchEvent(new Event("input", {bubbles: true}));
+        }
+    }, 0))""")
+    key_in(page.locator("#id_q"), "9001234567")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("calc-cash").wait_for()
+    assert page.get_by_test_id("calc-cash").inner_text() == amount(expected.cash)
+    assert page.evaluate("document.activeElement.id") == "id_total"
