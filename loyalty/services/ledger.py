@@ -120,10 +120,10 @@ def _entries_insert_sql(count: int, vendor: str) -> str:
     if vendor == "postgresql":
         # One array per column: the same statement for any number of entries, so it is parsed
         # (psycopg caches the conversion of statements of at most 50 parameters) and prepared
-        # once, not once per length of a referral chain. Sent in binary (``%b``, see ``rows``): in
-        # text, psycopg checks every element of an array for quoting, in Python.
+        # once, not once per length of a referral chain. Each array goes as one literal string
+        # (``rows.array``): psycopg adapting a list element by element cost more in Python.
         connection = rows.db()
-        arrays = ", ".join(f"%b::{Entry._meta.get_field(c).db_type(connection)}[]"
+        arrays = ", ".join(f"%s::{Entry._meta.get_field(c).db_type(connection)}[]"
                            for c in _ENTRY_COLUMNS)
         return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608 - names from _meta; values bound
     one = "(" + ", ".join("%s" for _ in _ENTRY_COLUMNS) + ")"
@@ -135,16 +135,19 @@ def _entries_sql(operation: Operation, moves: list[Move]) -> tuple[str, list] | 
     and building the instances and the INSERT through the ORM cost more than executing it."""
     if not moves:
         return None
+    now = timezone.now()
+    if rows.db().vendor == "postgresql" and len(moves) > _ARRAYS_FROM:
+        # Array literals (PostgreSQL reads them by the column types: a Decimal amount to the
+        # cent, an aware datetime): no field has anything to prepare.
+        numbers, count = rows.numbers_array, len(moves)
+        return _entries_insert_sql(0, "postgresql"), [
+            numbers([operation.pk] * count), rows.array([m.kind for m in moves]),
+            numbers([m.source.pk for m in moves]), numbers([m.destination.pk for m in moves]),
+            numbers([m.amount for m in moves]), rows.array([now] * count),
+            rows.array([m.release_at for m in moves]), rows.array([m.reverses_id for m in moves])]
     when = rows.prep(Entry, "created_at")
     amount = rows.prep(Entry, "amount")
-    now = when(timezone.now())
-    vendor = rows.db().vendor
-    if vendor == "postgresql" and len(moves) > _ARRAYS_FROM:
-        return _entries_insert_sql(0, vendor), [
-            [operation.pk] * len(moves), [m.kind for m in moves], [m.source.pk for m in moves],
-            [m.destination.pk for m in moves], [amount(m.amount) for m in moves],
-            [now] * len(moves), [when(m.release_at) for m in moves],
-            [m.reverses_id for m in moves]]
+    now = when(now)
     params = []
     for m in moves:
         params += [operation.pk, m.kind, m.source.pk, m.destination.pk, amount(m.amount), now,
@@ -158,8 +161,8 @@ def _balances_update_sql(count: int, vendor: str) -> str:
     if count == 1:
         return f"UPDATE {table} SET balance = %s WHERE id = %s"  # noqa: S608 - placeholders only
     if count == 0:  # PostgreSQL: one statement for any number of accounts (see above)
-        return (f"UPDATE {table} SET balance = v.balance FROM unnest(%b::bigint[], "  # noqa: S608 - placeholders only
-                f"%b::numeric[]) AS v(id, balance) WHERE {table}.id = v.id")
+        return (f"UPDATE {table} SET balance = v.balance FROM unnest(%s::bigint[], "  # noqa: S608 - placeholders only
+                f"%s::numeric[]) AS v(id, balance) WHERE {table}.id = v.id")
     whens = " ".join("WHEN %s THEN %s" for _ in range(count))
     ids = ", ".join("%s" for _ in range(count))
     return f"UPDATE {table} SET balance = CASE id {whens} END WHERE id IN ({ids})"  # noqa: S608 - placeholders only
@@ -176,8 +179,8 @@ def _balances_sql(accounts: list[Account]) -> tuple[str, list] | None:
     if len(accounts) == 1:
         return _balances_update_sql(1, vendor), [accounts[0].balance, accounts[0].pk]
     if vendor == "postgresql" and len(accounts) > _ARRAYS_FROM:
-        return _balances_update_sql(0, vendor), [[a.pk for a in accounts],
-                                                 [a.balance for a in accounts]]
+        return _balances_update_sql(0, vendor), [rows.numbers_array([a.pk for a in accounts]),
+                                                 rows.numbers_array([a.balance for a in accounts])]
     sql = _balances_update_sql(len(accounts), vendor)
     return sql, [value for a in accounts for value in (a.pk, a.balance)] + [a.pk for a in accounts]
 

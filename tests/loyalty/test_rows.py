@@ -190,3 +190,23 @@ def test_a_post_init_listener_still_sees_hot_path_instances(tiers):
     finally:
         post_init.disconnect(listener, sender=Customer)
     assert customer.pk in seen
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="array literals are PostgreSQL's")
+@pytest.mark.parametrize("values, cast", [
+    ([1, None, 9_007_199_254_740_993], "bigint[]"),
+    ([Decimal("0.01"), Decimal("-12345678.90"), None], "numeric[]"),
+    (['he said "hi"', "back\\slash", "{braces}, commas", "NULL", "", " spaced ", None], "text[]"),
+])
+def test_array_literals_read_back_as_the_values_they_hold(values, cast):
+    from datetime import UTC, datetime
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{cast}", [rows.array(values)])
+        assert cursor.fetchone()[0] == values
+        when = datetime(2026, 11, 26, 3, 4, 5, 678901, tzinfo=UTC)
+        cursor.execute("SELECT %s::timestamptz[]", [rows.array([when, None])])
+        assert cursor.fetchone()[0] == [when, None]
+        numbers = [v for v in values if isinstance(v, int | Decimal)]
+        cursor.execute(f"SELECT %s::{cast}", [rows.numbers_array(numbers)])
+        assert cursor.fetchone()[0] == numbers
