@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -67,11 +68,28 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+class JsonNegotiation(DefaultContentNegotiation):
+    """The API answers JSON only: for the Accept headers integrations send (none, ``*/*``,
+    ``application/json``) that is settled without DRF parsing the header and matching it against
+    the renderers on every request; anything else (or a ``?format=``) is negotiated as usual, so an
+    Accept the API cannot answer still gets 406."""
+
+    plain = frozenset({"", "*/*", "application/json"})
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        meta = request.META
+        if (len(renderers) == 1 and not format_suffix and "format=" not in meta.get("QUERY_STRING", "")
+                and meta.get("HTTP_ACCEPT", "").strip() in self.plain):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class PartnerView(APIView):
     authentication_classes = [PartnerKeyAuthentication]
     permission_classes = [HasApiKey]
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    content_negotiation_class = JsonNegotiation
 
     def get_exception_handler(self):
         return partner_exception_handler

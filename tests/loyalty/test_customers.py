@@ -56,3 +56,18 @@ def test_lookup_by_any_spelling(tiers):
     customer_register(phone="9001112233", name="Ivan")
     assert customer_get_by_phone(phone="8 (900) 111-22-33").name == "Ivan"
     assert customer_get_by_phone(phone="garbage") is None
+
+
+def test_a_phone_read_again_gives_the_same_answer_and_a_bad_one_is_refused_again():
+    from loyalty.exceptions import InvalidPhone
+    from loyalty.phones import normalize_phone
+
+    for _ in range(2):  # the second reading comes from the cache
+        assert normalize_phone("8 (900) 123-45-67") == "+79001234567"
+        assert normalize_phone("900 123 45 67", region="RU") == "+79001234567"
+        with pytest.raises(InvalidPhone):
+            normalize_phone("8 (900) 123")
+    # the region is part of what is remembered: the same digits read elsewhere differ
+    assert normalize_phone("020 7946 0958", region="GB") == "+442079460958"
+    with pytest.raises(InvalidPhone):
+        normalize_phone("020 7946 0958", region="RU")

@@ -215,3 +215,21 @@ def test_a_key_made_by_the_service_authenticates(anonymous, branch):
     new = api_key_create(name="shop", branch=branch)
     anonymous.credentials(HTTP_AUTHORIZATION=basic(new.credentials))
     assert anonymous.get("/partner/v2/tags").json() == {"rows": [], "total": 0}
+
+
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json", " application/json ",
+                                    "application/json; charset=utf-8", "text/html, */*;q=0.8"])
+def test_any_accept_that_takes_json_gets_json(api, accept):
+    response = api.get("/partner/v2/settings", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "name" in response.json()
+
+
+def test_an_accept_the_api_cannot_answer_is_406_and_a_format_it_has_not_is_404(api):
+    response = api.get("/partner/v2/settings", HTTP_ACCEPT="application/xml")
+    assert response.status_code == 406
+    assert response.json()["errorCode"] == "notAcceptable"
+    response = api.get("/partner/v2/settings?format=xml")
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "notFound"
