@@ -10,9 +10,12 @@ A ``PurchaseExtension`` (registered with ``purchase_extension_register`` from it
    points given to a customer: it repays debt first).
 
 An extension may also write rows of its own in ``moves`` (returning no moves): they are in the
-sale's transaction, under its locks, after the operation got its id. The Partner API writes its
-webhook outbox row so (``partner.outbox.OperationOutbox``), whatever way the sale inserts the
-operation; a writer of sales must therefore call every extension's ``moves``.
+sale's transaction, under its locks, after the operation got its id. A row that needs nothing back
+(no id, no answer) is better added to ``context.statements`` as an INSERT: it goes to the database
+with the sale's last statement (on PostgreSQL, as a part of that one statement), which saves the
+sale a round trip. The Partner API writes its webhook outbox row so
+(``partner.outbox.OperationOutbox``), whatever way the sale inserts the operation; a writer of
+sales must therefore call every extension's ``moves`` and run ``context.statements``.
 
 A refund needs nothing from extensions: ``purchase_refund`` reverses, in the refunded proportion,
 every entry of the sale that credited another customer, up the same chain.
@@ -44,6 +47,9 @@ class PurchaseContext:
     # Credits to other customers use it too: their pending accounts are locked when it is set.
     release_at: datetime | None = None
     extra: dict = field(default_factory=dict)
+    # INSERTs (SQL, params) of rows the extensions write with the sale and need nothing back from:
+    # run with the sale's entries, in its transaction (see the module's docstring).
+    statements: list[tuple[str, list]] = field(default_factory=list)
 
 
 class PurchaseExtension(Protocol):

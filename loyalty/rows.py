@@ -152,6 +152,15 @@ def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str) -> 
     return sql, fields
 
 
+def insert_statement(obj: Model) -> tuple[str, list]:
+    """The INSERT (SQL, params) of the unsaved ``obj``, prepared as ``rows_insert`` prepares it, for
+    a caller that runs it with other statements and needs nothing back: ``obj`` gets no pk, and
+    no ``post_save`` is sent (the caller checks nobody listens)."""
+    connection = db()
+    sql, fields = _insert_sql(type(obj), 1, False, connection.vendor)
+    return sql, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
 def rows_insert(objs: Sequence[Model], *, signal: bool = True) -> None:
     """INSERT ``objs`` (unsaved instances of one model) in one statement and set their pks.
 

@@ -26,7 +26,7 @@ from referrals.models import Referral
 
 from .models import WebhookEndpoint, WebhookEvent
 from .presenters import iso, num, tier_of, tier_out
-from .webhooks import delivery_enqueue, endpoint_cache_clear
+from .webhooks import delivery_enqueue, delivery_statement, endpoint_cache_clear
 
 # The sale this thread (request) wrote last, as the service wrote it: the API answers with it
 # instead of reading it back (see apis.OperationListApi.post).
@@ -49,7 +49,10 @@ class OperationOutbox:
 
     def moves(self, context: PurchaseContext) -> list:
         _last_saved.set(context.operation)
-        delivery_enqueue(event=WebhookEvent.OPERATION, operation_id=context.operation.pk)
+        # The outbox row goes with the sale's last statement (nobody listens to its post_save).
+        statement = delivery_statement(event=WebhookEvent.OPERATION, operation_id=context.operation.pk)
+        if statement is not None:
+            context.statements.append(statement)
         return []
 
 

@@ -15,9 +15,10 @@ def webhook_send(delivery_id: int) -> None:
 
 
 @shared_task(name="partner.webhooks_send_many", ignore_result=True)
-def webhooks_send_many(delivery_ids: list[int]) -> None:
-    """A web process's batch of committed deliveries: one ``webhook_send`` each."""
-    for delivery_id in delivery_ids:
+def webhooks_send_many(delivery_ids: list[int | str]) -> None:
+    """A web process's batch of committed deliveries (by pk, or by request id for a sale's, whose
+    row went in without returning its pk): one ``webhook_send`` each."""
+    for delivery_id in webhooks.deliveries_named(delivery_ids):
         webhook_send.delay(delivery_id)
 
 

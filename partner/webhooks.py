@@ -111,13 +111,45 @@ def delivery_enqueue(*, event: str, payload: Callable[[], dict] | None = None,
     return delivery
 
 
-def _send_queue(delivery_id: int) -> None:
+def delivery_statement(*, event: str, operation_id: int) -> tuple[str, list] | None:
+    """``delivery_enqueue`` for an operation's event, as the INSERT (SQL, params) of the outbox row
+    for the caller to run in its own transaction (a sale sends it with its last statement: see
+    ``loyalty.extensions``); the send is queued when that transaction commits. None (and no query)
+    when no endpoint listens. The row is found by its ``request_id``, made here: the caller gets no
+    id back."""
+    endpoint_id = endpoint_ids_active().get(event)
+    if endpoint_id is None:
+        return None
+    request_id = uuid.uuid4()
+    statement = rows.insert_statement(WebhookDelivery(
+        endpoint_id=endpoint_id, event=event, operation_id=operation_id, payload=None,
+        request_id=request_id, next_attempt_at=timezone.now(),
+    ))
+    transaction.on_commit(lambda: _send_queue(str(request_id)))
+    return statement
+
+
+def _send_queue(delivery: int | str) -> None:
+    """Send, or hand the dispatcher, the committed delivery with this pk or request id (str)."""
     from .tasks import webhook_send
 
     if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker (the embedded default, tests): send now
-        webhook_send.delay(delivery_id)
+        for delivery_id in deliveries_named([delivery]):
+            webhook_send.delay(delivery_id)
     else:
-        dispatcher.add(delivery_id)
+        dispatcher.add(delivery)
+
+
+def deliveries_named(names: list[int | str]) -> list[int]:
+    """The pks of deliveries named by pk (int) or request id (str), in that order where both; one
+    query for the request ids, none for pks."""
+    pks = [name for name in names if isinstance(name, int)]
+    request_ids = [name for name in names if isinstance(name, str)]
+    if request_ids:
+        found = dict(WebhookDelivery.objects.filter(request_id__in=request_ids)
+                     .values_list("request_id", "pk"))
+        pks += [found[uuid.UUID(r)] for r in request_ids if uuid.UUID(r) in found]
+    return pks
 
 
 class Dispatcher:
@@ -137,9 +169,10 @@ class Dispatcher:
         self._wake = threading.Event()
         self._pid: int | None = None
 
-    def add(self, delivery_id: int) -> None:
+    def add(self, delivery: int | str) -> None:
+        """Queue a committed delivery, named by pk or by request id (str)."""
         with self._lock:
-            self._ids.append(delivery_id)
+            self._ids.append(delivery)
             if self._pid != os.getpid():  # first use in this process (a forked server worker)
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True).start()
@@ -162,7 +195,7 @@ class Dispatcher:
             self.flush()
 
 
-def _publish_many(ids: list[int]) -> None:
+def _publish_many(ids: list[int | str]) -> None:
     from .tasks import webhooks_send_many
 
     webhooks_send_many.delay(ids)

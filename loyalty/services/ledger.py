@@ -11,6 +11,7 @@ FROM statements, keeping the same rule (balance = sum of entries) inside one tra
 """
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,8 +59,8 @@ class Move:
     reverses_id: int | None = None
 
 
-def entries_post(*, operation: Operation, moves: list[Move], then: tuple[str, list] | None = None
-                 ) -> int:
+def entries_post(*, operation: Operation, moves: list[Move],
+                 then: Sequence[tuple[str, list]] = ()) -> int:
     """Append ``moves`` to the ledger for ``operation`` and update cached balances; returns the
     number of entries written.
 
@@ -68,10 +69,11 @@ def entries_post(*, operation: Operation, moves: list[Move], then: tuple[str, li
     balance that would break its sign rule raises ``IntegrityError`` from the schema's CHECK, which
     rolls the whole operation back.
 
-    ``then``: one more ``UPDATE`` (SQL, params) of the same unit of work, such as the sale's update
-    of the customer's totals. On PostgreSQL the entries, the balances and ``then`` go to the server
-    as ONE statement (the updates as data-modifying ``WITH`` parts of the entries' INSERT: they
-    touch other rows, so the shared snapshot changes nothing); elsewhere as separate statements.
+    ``then``: more statements (SQL, params) of the same unit of work that return nothing: UPDATEs
+    such as the sale's update of the customer's totals, INSERTs such as a webhook's outbox row. On
+    PostgreSQL the entries, the balances and ``then`` go to the server as ONE statement (all but
+    the last INSERT as data-modifying ``WITH`` parts: they touch other rows, so the shared snapshot
+    changes nothing); elsewhere as separate statements, in that order.
     """
     moves = [m for m in moves if m.amount > 0]
     changed: dict[int, Account] = {}
@@ -82,7 +84,7 @@ def entries_post(*, operation: Operation, moves: list[Move], then: tuple[str, li
             account.balance += sign * m.amount
             changed[account.pk] = account
     parts = [part for part in (_entries_sql(operation, moves),
-                               _balances_sql(list(changed.values())), then) if part is not None]
+                               _balances_sql(list(changed.values())), *then) if part is not None]
     if not parts:
         return 0
     with transaction.atomic(savepoint=False):

@@ -303,6 +303,7 @@ def _purchase_create(
     if certificate is not None:
         certificate_mark_used(certificate=certificate, operation=operation,
                               points=calc.certificate_points)
+    statements = []
     if extensions:
         context = PurchaseContext(
             operation=operation, customer=customer, calculation=calc, accounts=locked,
@@ -310,12 +311,15 @@ def _purchase_create(
         )
         for ext in extensions:
             moves += ext.moves(context)
+        statements = context.statements
     customer.total_spent += calc.cash
     customer.purchase_count += 1
     customer.last_purchase_at = now
     customer_tier_recompute(customer=customer, tiers=cached.tiers)
-    # The customer's new totals go with the entries and balances (one statement on PostgreSQL).
-    entries_post(operation=operation, moves=moves, then=_customer_after_sale_update(customer))
+    # The customer's new totals and the extensions' rows go with the entries and balances (one
+    # statement on PostgreSQL).
+    entries_post(operation=operation, moves=moves,
+                 then=[_customer_after_sale_update(customer), *statements])
     return Receipt(
         operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
         cash=calc.cash, cashback=calc.cashback, cashback_percent=calc.cashback_percent,
