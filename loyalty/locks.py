@@ -83,8 +83,8 @@ def customer_accounts_lock(
             customer = rows.instance(Customer, row[split:end], connection)
         else:  # a credited customer: what the sale reads of him, the rest loaded if ever asked
             customer = rows.partial_instance(Customer, _slim_attnames(), [
-                bool(v) if f.get_internal_type() == "BooleanField" else v
-                for f, v in zip(_slim(), row[end:slim], strict=True)], connection)
+                bool(v) if boolean else v
+                for boolean, v in zip(_slim_booleans(), row[end:slim], strict=True)], connection)
         account._state.fields_cache["customer"] = customer
     result = {}
     for customer_id, by_kind in grouped.items():
@@ -114,6 +114,12 @@ def _slim() -> tuple:
 @cache
 def _slim_attnames() -> tuple[str, ...]:
     return tuple(f.attname for f in _slim())
+
+
+@cache
+def _slim_booleans() -> tuple[bool, ...]:
+    """Which _slim() columns are booleans (SQLite hands them back as 0/1)."""
+    return tuple(f.get_internal_type() == "BooleanField" for f in _slim())
 
 
 @cache

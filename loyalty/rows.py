@@ -206,6 +206,11 @@ def numbers_array(values: Iterable[int | Decimal]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+def array_of(value, count: int) -> str:
+    """``array([value] * count)``, ``value`` written once."""
+    return "{" + ",".join([_array_element(value)] * count) + "}"
+
+
 def _array_element(value) -> str:
     if value is None:
         return "NULL"

@@ -141,12 +141,15 @@ def _entries_sql(operation: Operation, moves: list[Move]) -> tuple[str, list] | 
     if rows.db().vendor == "postgresql" and len(moves) > _ARRAYS_FROM:
         # Array literals (PostgreSQL reads them by the column types: a Decimal amount to the
         # cent, an aware datetime): no field has anything to prepare.
-        numbers, count = rows.numbers_array, len(moves)
+        numbers, array, count = rows.numbers_array, rows.array, len(moves)
+        releases = [m.release_at for m in moves]
+        reverses = [m.reverses_id for m in moves]
         return _entries_insert_sql(0, "postgresql"), [
-            numbers([operation.pk] * count), rows.array([m.kind for m in moves]),
+            numbers([operation.pk] * count), array([m.kind for m in moves]),
             numbers([m.source.pk for m in moves]), numbers([m.destination.pk for m in moves]),
-            numbers([m.amount for m in moves]), rows.array([now] * count),
-            rows.array([m.release_at for m in moves]), rows.array([m.reverses_id for m in moves])]
+            numbers([m.amount for m in moves]), rows.array_of(now, count),
+            array(releases) if any(releases) else rows.array_of(None, count),
+            array(reverses) if any(reverses) else rows.array_of(None, count)]
     when = rows.prep(Entry, "created_at")
     amount = rows.prep(Entry, "amount")
     now = when(now)
