@@ -14,9 +14,11 @@
    keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
    until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
 3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
-   that finds the customer, locks his accounts, checks the request id, inserts the operation, the
-   ledger entry and the webhook outbox row and updates the balance and the customer's totals. It
-   pays no referral rewards: compare with ``--no-referrals`` for exactly the same work.
+   that finds the customer and his tier, reads his referral chain (the closure table, the paid
+   levels), locks his accounts and his ancestors' spendable and debt ones, checks the request id,
+   inserts the operation, the ledger entries (his cashback, each ancestor's reward, the inviter's
+   bonus on a first purchase) and the webhook outbox row, and updates the balances and his totals
+   and tier. ``--no-referrals`` leaves the referral program out of both.
 
 Loopback only; every loop is bounded by ``--requests``. The load generator shares the CPU with the
 server (and, on a shared machine, with everything else): read the figures as relative.
@@ -249,8 +251,9 @@ def tags_request_factory(port: int, credentials: str):
     return one
 
 
-def raw_request_factory(database_url: str, phones: list[str]):
-    """The same sale as plain SQL statements in one transaction per sale."""
+def raw_request_factory(database_url: str, phones: list[str], *, referrals: bool = True):
+    """The same sale as plain SQL statements in one transaction per sale: the API's work (tiers,
+    the referral rewards up the chain, the webhook outbox row) as plainly as SQL can do it."""
     import psycopg
 
     def one(state: dict, index: int, n: int) -> bool:
@@ -264,22 +267,40 @@ def raw_request_factory(database_url: str, phones: list[str]):
             state["endpoint"] = conn.execute(
                 "SELECT id FROM partner_webhookendpoint WHERE event = 'operation'").fetchone()[0]
             state["branch"] = conn.execute("SELECT id FROM loyalty_branch LIMIT 1").fetchone()[0]
+            state["tiers"] = conn.execute(
+                "SELECT id, min_total_spent FROM loyalty_tier ORDER BY min_total_spent DESC"
+            ).fetchall()
+            state["bonus"] = conn.execute(
+                "SELECT COALESCE(MAX(first_purchase_bonus), 0) FROM referrals_referralprogram"
+            ).fetchone()[0]
         total = Decimal(100 + (index * 7919 + n * 104729) % 4900)
         phone = phones[(index * 1009 + n * 31) % len(phones)]
         request_id = f"raw:{uuid.uuid4()}"
+        issued = state["issued"]
         with conn.transaction():
-            customer_id, percent, spent = conn.execute(
-                "SELECT c.id, COALESCE(t.cashback_percent, 0), c.total_spent FROM loyalty_customer c "
-                "LEFT JOIN loyalty_tier t ON t.id = c.tier_id WHERE c.phone = %s", (phone,)
+            customer_id, percent, spent, count = conn.execute(
+                "SELECT c.id, COALESCE(t.cashback_percent, 0), c.total_spent, c.purchase_count "
+                "FROM loyalty_customer c LEFT JOIN loyalty_tier t ON t.id = c.tier_id "
+                "WHERE c.phone = %s", (phone,)
             ).fetchone()
+            # The chain up to the deepest paid level, with each level's percent.
+            chain = conn.execute(
+                "SELECT a.ancestor_id, a.depth, l.percent FROM referrals_referralancestor a "
+                "JOIN referrals_referrallevel l ON l.level = a.depth "
+                "WHERE a.descendant_id = %s AND l.percent > 0 ORDER BY a.depth", (customer_id,)
+            ).fetchall() if referrals else []
+            # His accounts, and his ancestors' spendable and debt ones, in id order.
             accounts = conn.execute(
-                "SELECT id, kind, balance FROM loyalty_account WHERE customer_id = %s "
-                "ORDER BY id FOR NO KEY UPDATE", (customer_id,)).fetchall()
-            available = next(a for a in accounts if a[1] == "available")
+                "SELECT id, customer_id, kind, balance FROM loyalty_account "
+                "WHERE customer_id = %s OR (customer_id = ANY(%s) AND kind IN ('available', 'debt')) "
+                "ORDER BY id FOR NO KEY UPDATE",
+                (customer_id, [a[0] for a in chain])).fetchall()
+            available = {c: (i, b) for i, c, k, b in accounts if k == "available"}
             if conn.execute("SELECT 1 FROM loyalty_operation WHERE request_id = %s",
                             (request_id,)).fetchone():
                 return True
             cashback = (total * percent / 100).quantize(Decimal("0.01"))
+            own_id, own_balance = available[customer_id]
             operation_id = conn.execute(
                 "INSERT INTO loyalty_operation (kind, state, created_at, customer_id, branch_id, "
                 "cashier_external_id, cashier_name, total, excluded_total, unredeemable_total, "
@@ -287,22 +308,39 @@ def raw_request_factory(database_url: str, phones: list[str]):
                 "receipt_number, request_id, comment) VALUES ('purchase', 'NORMAL', now(), %s, %s, "
                 "%s, 'Bench', %s, 0, 0, 0, %s, %s, %s, 0, %s, %s, %s, '') RETURNING id",
                 (customer_id, state["branch"], f"till-{index}", total, total, cashback, percent,
-                 available[2] + cashback, f"{index}-{n}", request_id)).fetchone()[0]
-            if cashback > 0:
+                 own_balance + cashback, f"{index}-{n}", request_id)).fetchone()[0]
+            credits = [("cashback", customer_id, cashback)]
+            for ancestor_id, depth, level_percent in chain:
+                amount = (total * level_percent / 100).quantize(Decimal("0.01"))
+                if depth == 1 and count == 0:
+                    amount += state["bonus"]
+                credits.append(("referral", ancestor_id, amount))
+            credits = [c for c in credits if c[2] > 0]
+            if credits:
+                rows = [(operation_id, kind, issued, available[who][0], amount)
+                        for kind, who, amount in credits]
                 conn.execute(
                     "INSERT INTO loyalty_entry (operation_id, kind, source_id, destination_id, "
-                    "amount, created_at) VALUES (%s, 'cashback', %s, %s, %s, now())",
-                    (operation_id, state["issued"], available[0], cashback))
-                conn.execute("UPDATE loyalty_account SET balance = %s WHERE id = %s",
-                             (available[2] + cashback, available[0]))
+                    "amount, created_at) VALUES "
+                    + ", ".join(["(%s, %s, %s, %s, %s, now())"] * len(rows)),
+                    [value for row in rows for value in row])
+                balances = [(available[who][0], available[who][1] + amount)
+                            for _kind, who, amount in credits]
+                conn.execute(
+                    "UPDATE loyalty_account a SET balance = v.balance FROM (VALUES "
+                    + ", ".join(["(%s::bigint, %s::numeric)"] * len(balances))
+                    + ") AS v(id, balance) WHERE a.id = v.id",
+                    [value for row in balances for value in row])
+            spent += total
+            tier = next((t for t, floor in state["tiers"] if floor <= spent), None)
             conn.execute(
                 "UPDATE loyalty_customer SET total_spent = %s, purchase_count = purchase_count + 1, "
-                "last_purchase_at = now() WHERE id = %s", (spent + total, customer_id))
+                "last_purchase_at = now(), tier_id = %s WHERE id = %s", (spent, tier, customer_id))
             conn.execute(
-                "INSERT INTO partner_webhookdelivery (endpoint_id, event, payload, request_id, "
-                "status, attempt_count, next_attempt_at, created_at) VALUES (%s, 'operation', %s, "
-                "%s, 'pending', 0, now(), now())",
-                (state["endpoint"], json.dumps({"id": operation_id}), uuid.uuid4()))
+                "INSERT INTO partner_webhookdelivery (endpoint_id, event, operation_id, "
+                "request_id, status, attempt_count, next_attempt_at, created_at) VALUES (%s, "
+                "'operation', %s, %s, 'pending', 0, now(), now())",
+                (state["endpoint"], operation_id, uuid.uuid4()))
         return True
 
     return one
@@ -400,7 +438,7 @@ def main() -> None:
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
-    raw = raw_request_factory(database_url, phones)
+    raw = raw_request_factory(database_url, phones, referrals=not args.no_referrals)
     for clients in args.clients:
         results.append(("raw SQL (psycopg)", run_load(clients, args.requests, raw)))
 
