@@ -7,15 +7,17 @@
    sets up the full program: five tiers and the referral program (Sakura's: 50 points once, then
    5/1/1 % up three circles, customers in an invitation tree), an API key, a webhook endpoint for
    new operations (deliveries are queued: the outbox row is written and Celery tasks published,
-   in batches, to an in-process broker), and ``--customers`` customers.
+   in batches, to an in-process broker), and ``--customers`` customers, each with one purchase
+   made (so that neither timed phase meets a first purchase).
 2. Starts gunicorn on 127.0.0.1 (``--workers`` processes, one per core by default, × ``--threads``
    threads; ``--worker-class sync`` for one request at a time per process) with production
    settings, and for each ``--clients`` count runs that many client threads, each with its own
    keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
    until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
 3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
-   that finds the customer and his tier, reads his referral chain (the closure table, the paid
-   levels), locks his accounts and his ancestors' spendable and debt ones, checks the request id,
+   that finds the customer, reads his referral chain (the closure table, the paid levels), locks
+   his accounts and his ancestors' spendable and debt ones, then reads his row and tier and checks
+   the request id,
    inserts the operation, the ledger entries (his cashback, each ancestor's reward, the inviter's
    bonus on a first purchase) and the webhook outbox row, and updates the balances and his totals
    and tier. ``--no-referrals`` leaves the referral program out of both.
@@ -112,6 +114,13 @@ def setup(database_url: str, customers: int, referrals: bool) -> tuple[str, list
                              levels_percent=[Decimal(5), Decimal(1), Decimal(1)])
         for index, customer in enumerate(made[1:], start=1):
             referral_inviter_set(customer=customer, inviter=made[index // 3])
+    # One purchase each before anything is timed: otherwise the first timed phase (the API's)
+    # would meet every customer's first purchase (the bonus, the chain read again, the inviter's
+    # tier) and the raw-SQL phase after it none.
+    from loyalty.services import purchase_create
+
+    for customer in made:
+        purchase_create(customer=customer, branch=branch, total=Decimal(100))
     credentials = api_key_create(name="bench", branch=branch).credentials
     from django.db import connections
 
@@ -278,11 +287,8 @@ def raw_request_factory(database_url: str, phones: list[str], *, referrals: bool
         request_id = f"raw:{uuid.uuid4()}"
         issued = state["issued"]
         with conn.transaction():
-            customer_id, percent, spent, count = conn.execute(
-                "SELECT c.id, COALESCE(t.cashback_percent, 0), c.total_spent, c.purchase_count "
-                "FROM loyalty_customer c LEFT JOIN loyalty_tier t ON t.id = c.tier_id "
-                "WHERE c.phone = %s", (phone,)
-            ).fetchone()
+            customer_id = conn.execute(
+                "SELECT id FROM loyalty_customer WHERE phone = %s", (phone,)).fetchone()[0]
             # The chain up to the deepest paid level, with each level's percent.
             chain = conn.execute(
                 "SELECT a.ancestor_id, a.depth, l.percent FROM referrals_referralancestor a "
@@ -296,8 +302,14 @@ def raw_request_factory(database_url: str, phones: list[str], *, referrals: bool
                 "ORDER BY id FOR NO KEY UPDATE",
                 (customer_id, [a[0] for a in chain])).fetchall()
             available = {c: (i, b) for i, c, k, b in accounts if k == "available"}
-            if conn.execute("SELECT 1 FROM loyalty_operation WHERE request_id = %s",
-                            (request_id,)).fetchone():
+            # Read after the lock, in a statement of its own: what a sale the lock waited for
+            # wrote (his count, his total, his tier) is seen.
+            percent, spent, count, replayed = conn.execute(
+                "SELECT COALESCE(t.cashback_percent, 0), c.total_spent, c.purchase_count, "
+                "(SELECT 1 FROM loyalty_operation WHERE request_id = %s) "
+                "FROM loyalty_customer c LEFT JOIN loyalty_tier t ON t.id = c.tier_id "
+                "WHERE c.id = %s", (request_id, customer_id)).fetchone()
+            if replayed:
                 return True
             cashback = (total * percent / 100).quantize(Decimal("0.01"))
             own_id, own_balance = available[customer_id]

@@ -6,8 +6,9 @@ Usage (PostgreSQL must answer; the script creates and drops its own database):
 
 For each thread count it runs N purchases through the service (no HTTP), then N purchases as the
 same statements written in raw SQL over psycopg (read the referral ancestors; lock the customer's
-accounts and look up the request id; insert the operation; insert its entries, update the balance
-and the customer in one statement; settings and tiers come from memory in both), and prints
+accounts; read the customer and look up the request id; insert the operation; insert its entries,
+update the balance and the customer in one statement; settings and tiers come from memory in
+both), and prints
 purchases/s for both, their ratio and the queries per purchase.
 """
 
@@ -148,18 +149,20 @@ class RawSqlWork:
                 (customer_id,),
             )
             cur.fetchall()
-            # The accounts locked and the request id looked up in one statement, as the service.
+            # The accounts locked, then (a statement of its own, so that it sees what a sale the
+            # lock waited for wrote) the customer and the request id, as the service.
             request_id = uuid.uuid4().hex
             cur.execute(
-                "SELECT a.id, a.kind, a.balance, c.total_spent, c.purchase_count, c.tier_id, "
-                "(SELECT o.id FROM loyalty_operation o WHERE o.request_id = %s LIMIT 1) "
-                "FROM loyalty_account a JOIN loyalty_customer c ON c.id = a.customer_id "
-                "WHERE a.customer_id = %s ORDER BY a.id FOR NO KEY UPDATE OF a",
-                (request_id, customer_id),
-            )
+                "SELECT a.id, a.kind, a.balance FROM loyalty_account a "
+                "WHERE a.customer_id = %s ORDER BY a.id FOR NO KEY UPDATE OF a", (customer_id,))
             rows = cur.fetchall()
             available = next(r for r in rows if r[1] == "available")
-            rate = self.rates[rows[0][5]]
+            cur.execute(
+                "SELECT c.total_spent, c.purchase_count, c.tier_id, "
+                "(SELECT o.id FROM loyalty_operation o WHERE o.request_id = %s LIMIT 1) "
+                "FROM loyalty_customer c WHERE c.id = %s", (request_id, customer_id))
+            spent, count, tier_id, _replayed = cur.fetchone()
+            rate = self.rates[tier_id]
             cashback = (total * rate / 100).quantize(Decimal("0.01"))
             cur.execute(
                 "INSERT INTO loyalty_operation (kind, state, created_at, customer_id, branch_id, "
@@ -178,7 +181,7 @@ class RawSqlWork:
                 "last_purchase_at = now() WHERE id = %s) "
                 "INSERT INTO loyalty_entry (operation_id, kind, source_id, destination_id, amount, "
                 "created_at) VALUES (%s, 'cashback', %s, %s, %s, now())",
-                (available[2] + cashback, available[0], rows[0][3] + total, rows[0][4] + 1,
+                (available[2] + cashback, available[0], spent + total, count + 1,
                  customer_id, operation_id, self.issued, available[0], cashback),
             )
 

@@ -18,7 +18,7 @@ from .models import Account, AccountKind, Customer, Operation
 
 @dataclass
 class CustomerAccounts:
-    """A customer's locked accounts and the customer row, read in the same query."""
+    """A customer's locked accounts, and his row as it is once they are locked."""
 
     customer: Customer
     available: Account
@@ -40,55 +40,67 @@ def customer_accounts_lock(
     them, a refund that may cancel such deferred points) — in pk order, and return them by
     customer id.
 
-    Must run inside ``transaction.atomic``; the locks last until that transaction ends. One query
-    whatever the number of customers; the customer row comes along (not locked). His tier is read
-    from ``loyalty.program_cache`` by the callers that need it. Locking two (three) rows instead of
+    Must run inside ``transaction.atomic``; the locks last until that transaction ends. Two
+    statements whatever the number of customers:
+
+    1. the accounts, locked in pk order;
+    2. then the customers' rows (not locked), and with ``request_id`` the operation already
+       carrying it (``request_operation_id``).
+
+    The rows of 2 must come from a statement of their own. A statement reads as of the moment it
+    started, except for the rows it locks. The lock may have waited for another sale of the same
+    customer to commit. In the lock's own statement his row would then come from before that
+    sale: his purchase count, total spent and tier as they were. Eight tills selling to a friend's
+    first purchase at once all saw "first purchase" and paid the inviter's bonus eight times, and
+    each wrote back its own total (``test_one_customers_simultaneous_first_sales_...``). Read after
+    the locks, the row is current, and it stays so until this transaction ends: everything that
+    changes a customer's totals or a credited customer's tier holds his spendable account's lock.
+    The request id is read there too, so a retry that waited for its twin finds the twin's sale.
+
+    A credited customer's row holds only what a sale reads of him (``_slim()``: whether he is
+    blocked, his tier); Django loads the rest if anything asks. His tier is read from
+    ``loyalty.program_cache`` by the callers that need it. Locking two (three) rows instead of
     four per credited customer keeps a sale up a long chain nearly as cheap as one without.
 
-    ``request_id``: also look up the operation carrying it (``request_operation_id``), in the same
-    round trip. Its snapshot is the statement's: a retry that waited on these locks for its twin
-    to commit may not see the twin's operation — the request id's unique constraint then refuses
-    the second insert, and the caller returns the first (``purchase_create`` does).
-
     Hand-written SQL (``loyalty.rows``): every sale runs it, and composing it through the ORM cost
-    more than PostgreSQL needs to execute it. Same statement as
-    ``Account.objects.select_related("customer").filter(...).order_by("pk")
-    .select_for_update(of=("self",), no_key=True)``.
+    more than PostgreSQL needs to execute it. Same as
+    ``Account.objects.filter(...).order_by("pk").select_for_update(no_key=True)``, then
+    ``Customer.objects.filter(pk__in=...)`` (``.only()`` the slim columns for the credited).
     """
     full = sorted(set(customer_ids))
     partial = sorted(set(credited_ids) - set(full))
     if not full and not partial:
         return {}
+    assert full or request_id is None, "a request id belongs to a customer's own operation"
     kinds = ([AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.DEBT] if credited_pending
              else [AccountKind.AVAILABLE, AccountKind.DEBT])
-    sql = _lock_sql(len(full), len(partial), len(kinds), request_id is not None, rows.db().vendor)
-    # In the order of the text: the request id (select list), whose whole row comes along (join).
-    params = [request_id] if request_id is not None else []
-    params += [*full, *full, *partial, *kinds] if partial else full
-    split = len(rows.concrete_fields(Account))
     connection = rows.db()
+    vendor = connection.vendor
     grouped: dict[int, dict[str, Account]] = {}
-    end = split + len(rows.concrete_fields(Customer))
-    slim = end + len(_slim()) if partial else end
-    request_operation_id = None
-    for row in rows.fetch(sql, params):
-        if request_id is not None:
-            request_operation_id = row[slim]
-        account = rows.instance(Account, row[:split], connection)
+    lock_params = [*full, *partial, *kinds] if partial else full
+    for row in rows.fetch(_lock_sql(len(full), len(partial), len(kinds), vendor), lock_params):
+        account = rows.instance(Account, row, connection)
         grouped.setdefault(account.customer_id, {})[account.kind] = account
-        if account.kind != AccountKind.AVAILABLE:
-            continue
-        # The customer's columns come on his spendable account's row only.
-        if row[split] is not None:
-            customer = rows.instance(Customer, row[split:end], connection)
+    # In the order of the text: the request id (select list), the ids of each branch.
+    params = ([request_id] if request_id is not None else []) + full + partial
+    width = len(rows.concrete_fields(Customer))
+    customers: dict[int, Customer] = {}
+    request_operation_id = None
+    for row in rows.fetch(_customers_sql(len(full), len(partial), request_id is not None, vendor),
+                          params):
+        if request_id is not None and row[-1] is not None:
+            request_operation_id = row[-1]
+        if row[0] is not None:  # a customer of ``customer_ids``: his whole row
+            customer = rows.instance(Customer, row[:width], connection)
         else:  # a credited customer: what the sale reads of him, the rest loaded if ever asked
             customer = rows.partial_instance(Customer, _slim_attnames(), [
                 bool(v) if boolean else v
-                for boolean, v in zip(_slim_booleans(), row[end:slim], strict=True)], connection)
-        account._state.fields_cache["customer"] = customer
+                for boolean, v in zip(_slim_booleans(), row[width:width + len(_slim())],
+                                      strict=True)], connection)
+        customers[customer.pk] = customer
     result = {}
     for customer_id, by_kind in grouped.items():
-        customer = by_kind[AccountKind.AVAILABLE].customer
+        customer = customers[customer_id]
         for account in by_kind.values():
             account._state.fields_cache["customer"] = customer
         result[customer_id] = CustomerAccounts(
@@ -123,38 +135,45 @@ def _slim_booleans() -> tuple[bool, ...]:
 
 
 @cache
-def _lock_sql(full: int, partial: int, kinds: int, with_request: bool, vendor: str) -> str:
+def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
     q = rows.quote
     marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
-    assert AccountKind.AVAILABLE.value.isidentifier()  # written into the SQL as a literal
-    available = f"a.{q('kind')} = '{AccountKind.AVAILABLE.value}'"
     where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
     if partial:
         where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
                  f" AND a.{q('kind')} IN ({marks(kinds)})))")
-    # Every customer has one spendable account, locked in every case: his row comes with it, whole
-    # for ``customer_ids`` (``w``), the _slim() columns for the credited ones.
-    join = f" INNER JOIN {q(Customer._meta.db_table)} c ON c.{q('id')} = a.{q('customer_id')}"
-    if partial:
-        chosen = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
-        join += (f" LEFT JOIN {q(Customer._meta.db_table)} w ON w.{q('id')} = a.{q('customer_id')}"
-                 f" AND {available} AND {chosen}")
-        customer = rows.columns(Customer, "w") + "".join(
-            f", CASE WHEN {available} THEN c.{q(f.column)} END" for f in _slim())
-    else:
-        customer = rows.columns(Customer, "c", when=available)
-    sql = (
-        f"SELECT {rows.columns(Account, 'a')}, {customer}"  # noqa: S608 - names from _meta; values bound
-        + (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
-           f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
-        + f" FROM {q(Account._meta.db_table)} a{join}"
-        f" WHERE {where} ORDER BY a.{q('id')}"
-    )
+    sql = (f"SELECT {rows.columns(Account, 'a')} FROM {q(Account._meta.db_table)} a"  # noqa: S608 - names from _meta; values bound
+           f" WHERE {where} ORDER BY a.{q('id')}")
     features = rows.db().features
     if features.has_select_for_update:
         sql += (" FOR NO KEY UPDATE OF a" if features.has_select_for_no_key_update
                 else " FOR UPDATE OF a")
     return sql
+
+
+@cache
+def _customers_sql(full: int, partial: int, with_request: bool, vendor: str) -> str:
+    """The customers of a lock: the whole row of each of the ``full`` ones, then the _slim()
+    columns of each of the ``partial`` (credited) ones, as one statement (UNION ALL), every row in
+    the same layout: [whole row][slim columns][the request id's operation, with ``with_request``],
+    NULL where a branch has nothing."""
+    q = rows.quote
+    marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
+    table = q(Customer._meta.db_table)
+    nulls = lambda n: ", ".join("NULL" for _ in range(n))  # noqa: E731
+    request = (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
+               f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
+    branches = []
+    if full:
+        branches.append(f"SELECT {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
+                        + (f", {nulls(len(_slim()))}" if partial else "") + request
+                        + f" FROM {table} c WHERE c.{q('id')} IN ({marks(full)})")
+    if partial:
+        slim = ", ".join(f"c.{q(f.column)}" for f in _slim())
+        branches.append(f"SELECT {nulls(len(rows.concrete_fields(Customer)))}, {slim}"  # noqa: S608 - names from _meta; values bound
+                        + (", NULL" if with_request else "")
+                        + f" FROM {table} c WHERE c.{q('id')} IN ({marks(partial)})")
+    return " UNION ALL ".join(branches)
 
 
 def accounts_lock(*, accounts: QuerySet[Account]) -> list[int]:

@@ -159,20 +159,23 @@ def test_the_system_accounts_exist_from_the_migrations():
 
 
 @pytest.mark.postgres_only
-def test_on_postgresql_a_sale_is_three_statements_between_begin_and_commit(tiers, branch):
+def test_on_postgresql_a_sale_is_four_statements_between_begin_and_commit(tiers, branch):
     from django.test.utils import CaptureQueriesContext
 
     customer = customer_create()
     purchase_create(customer=customer, branch=branch, total=100)
     with CaptureQueriesContext(connection) as captured:
-        purchase_create(customer=customer, branch=branch, total=100, request_id="three-1")
+        purchase_create(customer=customer, branch=branch, total=100, request_id="four-1")
     statements = [q["sql"] for q in captured.captured_queries
                   if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
                   and "referral" not in q["sql"]]  # the referral app's ancestors, when installed
-    # the lock with the request-id lookup; the operation; entries + balances + customer totals
-    assert len(statements) == 3, statements
-    assert "FOR NO KEY UPDATE" in statements[0] and "request_id" in statements[0]
-    assert statements[2].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[2]
+    # the lock; the customer as he is once locked, with the request-id lookup; the operation;
+    # entries + balances + customer totals
+    assert len(statements) == 4, statements
+    assert "FOR NO KEY UPDATE" in statements[0] and '"loyalty_customer"' not in statements[0]
+    assert '"loyalty_customer"' in statements[1] and "request_id" in statements[1]
+    assert "FOR " not in statements[1]  # read, not locked
+    assert statements[3].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[3]
 
 
 def test_a_post_init_listener_still_sees_hot_path_instances(tiers):

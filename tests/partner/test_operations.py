@@ -438,7 +438,10 @@ def test_the_answer_to_a_sale_is_what_reading_it_back_gives_with_the_tier_it_rea
 def test_a_sale_through_the_api_costs_a_fixed_number_of_statements(api, tiers,
                                                                    django_assert_max_num_queries):
     post(api, "/partner/v2/operations", sale())  # warm the key's last use and the caches
-    # the customer's id, then the service's own statements (8 today, in a savepoint here); the
-    # key is cached and the answer is not read back
-    with django_assert_max_num_queries(9):
+    # the customer's id, then the service's own statements (in a savepoint here); the key is
+    # cached and the answer is not read back. Elsewhere than on PostgreSQL the sale's last
+    # statement is three (entries, balances, the customer's totals).
+    from django.db import connection
+
+    with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 10):
         assert post(api, "/partner/v2/operations", sale(total=500)).status_code == 200

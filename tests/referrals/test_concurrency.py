@@ -78,3 +78,22 @@ def test_concurrent_sales_in_one_subtree_pay_every_ancestor_exactly():
     assert customer_balances(customer=clara)["available"] == D("0.00")
     assert customer_balances(customer=anna)["available"] == D("0.00")
     assert ledger_verify().ok
+
+
+def test_one_customers_simultaneous_first_sales_pay_the_bonus_once_and_count_every_sale():
+    # given a friend of Anna's who has never bought, and 8 tills selling to him at the same moment
+    TierFactory(name="Base", cashback_percent=D(5))
+    branch = BranchFactory(name="Central")
+    referral_program_set(first_purchase_bonus=D(50), levels_percent=[D(3)])
+    anna = invited()
+    friend = invited(anna)
+    in_threads([lambda: purchase_create(customer=friend, branch=branch, total="100.00")
+                for _ in range(8)])
+    # then the sales queued on his accounts, and each one saw the one before it: the bonus is paid
+    # for the first only, and his totals count all eight
+    friend.refresh_from_db()
+    assert friend.purchase_count == 8
+    assert friend.total_spent == D("800.00")
+    rewards = sorted(e.amount for e in reward_entries().filter(destination__customer=anna))
+    assert rewards == [D("3.00")] * 7 + [D("53.00")]
+    assert ledger_verify().ok
