@@ -17,7 +17,10 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone()
-    normalized = _e164(text, region or settings.PHONE_DEFAULT_REGION)
+    region = region or settings.PHONE_DEFAULT_REGION
+    # Remembered only for texts of a phone number's length: the cache holds 8192 of them, and a
+    # search box or a form may send anything.
+    normalized = _e164(text, region) if len(text) <= 32 else _e164.__wrapped__(text, region)
     if normalized is None:
         raise InvalidPhone()
     return normalized

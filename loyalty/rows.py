@@ -19,6 +19,7 @@ themselves stay next to the code that owns them (``loyalty.locks``, ``loyalty.se
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 
@@ -155,9 +156,12 @@ def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str) -> 
 def insert_statement(obj: Model) -> tuple[str, list]:
     """The INSERT (SQL, params) of the unsaved ``obj``, prepared as ``rows_insert`` prepares it, for
     a caller that runs it with other statements and needs nothing back: ``obj`` gets no pk, and
-    no ``post_save`` is sent (the caller checks nobody listens)."""
+    no ``post_save`` is sent (refused when somebody listens)."""
+    model = type(obj)
+    if post_save.has_listeners(model):
+        raise ValueError(f"{model.__name__} has post_save listeners: insert it with rows_insert")
     connection = db()
-    sql, fields = _insert_sql(type(obj), 1, False, connection.vendor)
+    sql, fields = _insert_sql(model, 1, False, connection.vendor)
     return sql, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 
@@ -214,8 +218,16 @@ def array_of(value, count: int) -> str:
 def _array_element(value) -> str:
     if value is None:
         return "NULL"
-    if type(value) in _NUMBERS:
+    kind = type(value)
+    if kind in _NUMBERS:
+        if kind is Decimal and not value.is_finite():
+            raise ValueError(f"not an amount: {value}")
         return str(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if isinstance(value, datetime) and value.tzinfo is None:
+        # PostgreSQL would read it in the session's time zone, not in Django's.
+        raise ValueError(f"naive datetime in an array: {value}")
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

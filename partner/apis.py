@@ -15,6 +15,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from campaigns.exceptions import CertificateNotActive
@@ -78,7 +79,9 @@ class JsonNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         meta = request.META
-        if (len(renderers) == 1 and not format_suffix and "format=" not in meta.get("QUERY_STRING", "")
+        override = api_settings.URL_FORMAT_OVERRIDE
+        if (len(renderers) == 1 and not format_suffix
+                and not (override and f"{override}=" in meta.get("QUERY_STRING", ""))
                 and meta.get("HTTP_ACCEPT", "").strip() in self.plain):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -144,11 +144,17 @@ def deliveries_named(names: list[int | str]) -> list[int]:
     """The pks of deliveries named by pk (int) or request id (str), in that order where both; one
     query for the request ids, none for pks."""
     pks = [name for name in names if isinstance(name, int)]
-    request_ids = [name for name in names if isinstance(name, str)]
+    request_ids = []
+    for name in names:
+        if isinstance(name, str):
+            try:
+                request_ids.append(uuid.UUID(name))
+            except ValueError:  # not ours: the others still go (and the sweep sends anything due)
+                logger.error("webhooks: %r names no delivery", name)
     if request_ids:
         found = dict(WebhookDelivery.objects.filter(request_id__in=request_ids)
                      .values_list("request_id", "pk"))
-        pks += [found[uuid.UUID(r)] for r in request_ids if uuid.UUID(r) in found]
+        pks += [found[r] for r in request_ids if r in found]
     return pks
 
 

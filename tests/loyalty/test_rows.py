@@ -213,3 +213,27 @@ def test_array_literals_read_back_as_the_values_they_hold(values, cast):
         numbers = [v for v in values if isinstance(v, int | Decimal)]
         cursor.execute(f"SELECT %s::{cast}", [rows.numbers_array(numbers)])
         assert cursor.fetchone()[0] == numbers
+
+
+def test_array_literals_refuse_what_postgresql_would_read_wrongly():
+    from datetime import datetime
+
+    with pytest.raises(ValueError, match="naive"):
+        rows.array([datetime(2026, 1, 1, 12, 0)])  # noqa: DTZ001 - the naive one is the point
+    with pytest.raises(ValueError, match="not an amount"):
+        rows.array([Decimal("NaN")])
+    assert rows.array([True, False, None]) == "{t,f,NULL}"
+
+
+def test_an_insert_statement_is_refused_for_a_model_somebody_listens_to(tiers):
+    from loyalty.models import Branch
+
+    def listener(**kwargs):
+        pass
+
+    post_save.connect(listener, sender=Branch)
+    try:
+        with pytest.raises(ValueError, match="post_save"):
+            rows.insert_statement(Branch(name="X"))
+    finally:
+        post_save.disconnect(listener, sender=Branch)

@@ -412,7 +412,7 @@ def test_a_batch_is_sent_one_task_per_delivery_named_by_pk_or_request_id(tiers, 
     made = [WebhookDelivery.objects.create(
         endpoint=endpoint, event="operation", payload={"n": n}, request_id=f"bf7d19b0-8e3c-4d55-"
         f"98ba-27839159570{n}", next_attempt_at=timezone.now()) for n in range(3)]
-    # (a request id nobody has is skipped: its transaction never committed)
+    # (a request id no row has, or a name that is no request id, is skipped; the rest go)
     webhooks_send_many([made[0].pk, str(made[1].request_id), made[2].pk,
-                        "00000000-0000-4000-8000-000000000000"])
+                        "00000000-0000-4000-8000-000000000000", "not-a-request-id"])
     assert sorted(body["n"] for _h, body in receiver.requests) == [0, 1, 2]
