@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.browser import close_playwright_side_connections
 from tests.campaigns.factories import campaign_set, certificate_make
 from tests.factories import customer_create
 
@@ -36,6 +37,7 @@ def page(live_server, monkeypatch):
         page.click("input[type=submit]")
         yield page
         browser.close()
+        close_playwright_side_connections()
 
 
 def test_owner_sees_certificate_counts_and_marks_a_review(page, live_server, tmp_path):

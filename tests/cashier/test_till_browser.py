@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from loyalty.services import customer_register, points_adjust
+from tests.browser import close_playwright_side_connections
 from tests.factories import program_set
 
 from .conftest import PASSWORD, cashier_make
@@ -62,6 +63,7 @@ def browser():
         )
         yield browser
         browser.close()
+        close_playwright_side_connections()
 
 
 @pytest.fixture
@@ -71,6 +73,7 @@ def page(browser):
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield page
     context.close()
+    close_playwright_side_connections()
 
 
 def shot(page, name: str, *, full_page: bool = False) -> None:
@@ -250,6 +253,7 @@ def test_the_till_fits_a_phone(browser, live_server, shop):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "15-phone", full_page=True)
     context.close()
+    close_playwright_side_connections()
 
 
 def test_a_sale_whose_answer_is_lost_is_not_recorded_twice_on_retry(page, live_server, shop):

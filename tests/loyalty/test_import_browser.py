@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from loyalty.models import Customer, ImportBatch, ImportState
+from tests.browser import close_playwright_side_connections
 
 MESSY = Path(__file__).parent / "fixtures" / "messy_utf8_bom_semicolon.csv"
 CHROMIUM = "/usr/bin/chromium"
@@ -46,5 +47,6 @@ def test_owner_uploads_checks_and_imports_a_base(live_server, admin_user, tiers,
         assert "6" in result and "4" in result
         assert page.locator("text=Download the rejected rows").count() == 1
         browser.close()
+        close_playwright_side_connections()
     assert ImportBatch.objects.get().state == ImportState.DONE
     assert Customer.objects.count() == 6

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import close_playwright_side_connections
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -31,6 +33,7 @@ def test_swagger_ui_shows_every_endpoint_offline(live_server, tmp_path, monkeypa
         summaries = page.locator(".opblock-summary-path").all_inner_texts()
         page.screenshot(path=str(tmp_path / "swagger.png"), full_page=True)
         browser.close()
+        close_playwright_side_connections()
     assert "/operations/{id}/refund" in [s.replace("\u200b", "") for s in summaries]
     assert len(summaries) == 13
     assert outside == []  # every asset is ours: no CDN

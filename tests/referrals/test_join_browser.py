@@ -10,6 +10,7 @@ import pytest
 from loyalty.models import Customer
 from referrals.models import Referral
 from referrals.services import referral_code_get
+from tests.browser import close_playwright_side_connections
 
 from .conftest import invited
 
@@ -36,6 +37,7 @@ def page(monkeypatch):
         context = browser.new_context(viewport={"width": 390, "height": 780}, locale="ru-RU")
         yield context.new_page()
         browser.close()
+        close_playwright_side_connections()
 
 
 def test_a_friend_joins_from_his_phone_by_the_invitation_link(live_server, page, tmp_path,
