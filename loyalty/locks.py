@@ -26,7 +26,7 @@ class CustomerAccounts:
     held: Account | None  # None for a customer locked only to be credited or debited
     debt: Account
     # With ``customer_accounts_lock(request_id=...)``: the operation already carrying that request
-    # id (a retry), read in the same statement as the locks; None when there is none.
+    # id (a retry), read right after the locks; None when there is none.
     request_operation_id: int | None = None
 
 

@@ -247,7 +247,8 @@ def _purchase_create(
     cached = program_get()  # one reading of the program for the whole sale
     program = cached.settings
     # Others' pending accounts are locked only when this sale defers what it credits them.
-    # The request id is looked up in the lock's own statement (a retry returns the first sale).
+    # The request id is looked up with the customer, right after the locks (a retry returns the
+    # first sale).
     locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others,
                                     credited_pending=bool(program.accrual_delay_days),
                                     request_id=request_id or None)
