@@ -134,14 +134,21 @@ def _slim_booleans() -> tuple[bool, ...]:
     return tuple(f.get_internal_type() == "BooleanField" for f in _slim())
 
 
+def _marks(count: int) -> str:
+    return ", ".join("%s" for _ in range(count))
+
+
+def _nulls(count: int) -> str:
+    return ", ".join("NULL" for _ in range(count))
+
+
 @cache
 def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
     q = rows.quote
-    marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
-    where = f"a.{q('customer_id')} IN ({marks(full)})" if full else "FALSE"
+    where = f"a.{q('customer_id')} IN ({_marks(full)})" if full else "FALSE"
     if partial:
-        where = (f"({where} OR (a.{q('customer_id')} IN ({marks(partial)})"
-                 f" AND a.{q('kind')} IN ({marks(kinds)})))")
+        where = (f"({where} OR (a.{q('customer_id')} IN ({_marks(partial)})"
+                 f" AND a.{q('kind')} IN ({_marks(kinds)})))")
     sql = (f"SELECT {rows.columns(Account, 'a')} FROM {q(Account._meta.db_table)} a"  # noqa: S608 - names from _meta; values bound
            f" WHERE {where} ORDER BY a.{q('id')}")
     features = rows.db().features
@@ -158,21 +165,19 @@ def _customers_sql(full: int, partial: int, with_request: bool, vendor: str) -> 
     the same layout: [whole row][slim columns][the request id's operation, with ``with_request``],
     NULL where a branch has nothing."""
     q = rows.quote
-    marks = lambda n: ", ".join("%s" for _ in range(n))  # noqa: E731
     table = q(Customer._meta.db_table)
-    nulls = lambda n: ", ".join("NULL" for _ in range(n))  # noqa: E731
     request = (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
                f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
     branches = []
     if full:
         branches.append(f"SELECT {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
-                        + (f", {nulls(len(_slim()))}" if partial else "") + request
-                        + f" FROM {table} c WHERE c.{q('id')} IN ({marks(full)})")
+                        + (f", {_nulls(len(_slim()))}" if partial else "") + request
+                        + f" FROM {table} c WHERE c.{q('id')} IN ({_marks(full)})")
     if partial:
         slim = ", ".join(f"c.{q(f.column)}" for f in _slim())
-        branches.append(f"SELECT {nulls(len(rows.concrete_fields(Customer)))}, {slim}"  # noqa: S608 - names from _meta; values bound
+        branches.append(f"SELECT {_nulls(len(rows.concrete_fields(Customer)))}, {slim}"  # noqa: S608 - names from _meta; values bound
                         + (", NULL" if with_request else "")
-                        + f" FROM {table} c WHERE c.{q('id')} IN ({marks(partial)})")
+                        + f" FROM {table} c WHERE c.{q('id')} IN ({_marks(partial)})")
     return " UNION ALL ".join(branches)
 
 

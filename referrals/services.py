@@ -330,10 +330,12 @@ def _counter_add(*, key: str, window_start: datetime) -> int:
     caller's transaction ends: concurrent sends for one key take turns, so two of them never both
     see room for one. The caller's transaction rolls the count back with a refusal.
     """
+    q = connection.ops.quote_name
+    table = q(PhoneCheckCounter._meta.db_table)
     sql = (
-        'INSERT INTO referrals_phonecheckcounter ("key", window_start, sends) VALUES (%s, %s, 1) '
-        'ON CONFLICT ("key", window_start) '
-        "DO UPDATE SET sends = referrals_phonecheckcounter.sends + 1 RETURNING sends"
+        f"INSERT INTO {table} ({q('key')}, {q('window_start')}, {q('sends')}) VALUES (%s, %s, 1) "  # noqa: S608 - names from _meta; values bound
+        f"ON CONFLICT ({q('key')}, {q('window_start')}) "
+        f"DO UPDATE SET {q('sends')} = {table}.{q('sends')} + 1 RETURNING {q('sends')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [key, connection.ops.adapt_datetimefield_value(window_start)])
