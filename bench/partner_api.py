@@ -9,11 +9,13 @@
    new operations (deliveries are queued: the outbox row is written and Celery tasks published,
    in batches, to an in-process broker), and ``--customers`` customers, each with one purchase
    made (so that neither timed phase meets a first purchase).
-2. Starts gunicorn on 127.0.0.1 (``--workers`` processes, one per core by default, × ``--threads``
-   threads; ``--worker-class sync`` for one request at a time per process) with production
-   settings, and for each ``--clients`` count runs that many client threads, each with its own
-   keep-alive connection, sending ``POST /partner/v2/operations`` (a sale by phone with a nonce)
-   until ``--requests`` sales are done. Reports sales/s, p50 and p99 latency.
+2. Starts gunicorn on 127.0.0.1 with production's config file (``--workers`` processes, one per
+   core by default, × ``--threads`` threads; ``--worker-class gthread`` for gunicorn's own worker,
+   ``sync`` for one request at a time per process) and production settings, and for each
+   ``--clients`` count runs that many client threads, each with its own keep-alive connection,
+   sending ``POST /partner/v2/operations`` (a sale by phone with a nonce) until ``--requests``
+   sales are done. Reports sales/s, p50 and p99 latency, and the lowest and
+   highest of the clients' own mean latencies (equal when each is served as fast as the others).
 3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
    that finds the customer, reads his referral chain (the closure table, the paid levels), locks
    his accounts and his ancestors' spendable and debt ones, then reads his row and tier and checks
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import itertools
 import json
 import os
 import re
@@ -134,8 +137,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def run_load(clients: int, total: int, one_request) -> dict:
-    """``clients`` threads share ``total`` requests; returns rate and latency percentiles (ms)."""
-    per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+    """``clients`` threads take ``total`` requests from one counter until none is left (every
+    client stays busy to the end); returns the rate, latency percentiles (ms) and the spread of
+    the clients' own mean latencies (a client served by a crowded process waits longer)."""
+    counter = itertools.count()
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     barrier = threading.Barrier(clients + 1)
@@ -143,7 +148,7 @@ def run_load(clients: int, total: int, one_request) -> dict:
     def worker(index: int) -> None:
         state = {}
         barrier.wait()
-        for n in range(per_client[index]):
+        while (n := next(counter)) < total:  # (itertools.count is atomic under the GIL)
             started = time.perf_counter()
             ok = one_request(state, index, n)
             latencies[index].append((time.perf_counter() - started) * 1000)
@@ -159,10 +164,12 @@ def run_load(clients: int, total: int, one_request) -> dict:
         thread.join()
     elapsed = time.perf_counter() - started
     flat = [x for row in latencies for x in row]
+    means = [statistics.fmean(row) for row in latencies if row]
     return {"clients": clients, "requests": len(flat), "failures": sum(failures),
             "client_cpu_ms": (time.process_time() - cpu_started) * 1000 / max(len(flat), 1),
             "seconds": elapsed, "per_second": len(flat) / elapsed,
-            "p50": statistics.median(flat), "p99": percentile(flat, 0.99)}
+            "p50": statistics.median(flat), "p99": percentile(flat, 0.99),
+            "client_means": (min(means), max(means))}
 
 
 class HttpClient:
@@ -388,10 +395,18 @@ def wait_until_up(port: int, credentials: str, seconds: float = 60) -> None:
     raise SystemExit("gunicorn did not come up")
 
 
+GUNICORN_CONF: dict = {}  # production's gunicorn settings
+exec((ROOT / "config" / "gunicorn.conf.py").read_text(), GUNICORN_CONF)  # noqa: S102 - our own file
+
+WORKER_CLASSES = {"fair": "config.gunicorn_worker.FairThreadWorker", "gthread": "gthread",
+                  "sync": "sync"}
+
+
 def line(label: str, result: dict) -> str:
     cpu = (f", gunicorn CPU {result['server_cpu_ms']:.1f} ms/sale"
            if "server_cpu_ms" in result else "")
     cpu += f", load generator CPU {result['client_cpu_ms']:.2f} ms"
+    cpu += ", clients' means {:.0f}-{:.0f} ms".format(*result["client_means"])
     return (f"{label:<26} clients={result['clients']:>3}  {result['per_second']:8.0f} sales/s  "
             f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
             f"({result['requests']} in {result['seconds']:.1f} s, {result['failures']} failed{cpu})")
@@ -402,13 +417,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--requests", type=int, default=1600, help="sales per run")
     parser.add_argument("--customers", type=int, default=500)
-    # On the 2-core machine, one process per core with a few threads each spent the least CPU per
-    # sale (2 x 4 ≈ 3.2-4.1 ms, 2 x 8 ≈ 4.2-4.6, 3 x 4 ≈ 4.0-5.4, 4 x 4 ≈ 4.9-5.9, sync x 3 ≈
-    # 4.9-5.6 and a new connection per request): more processes only fight over the cores.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
-                        help="sync: one request at a time per process, no keep-alive")
+    # Production's shape (config/gunicorn.conf.py) unless given; docs/partner_api.md has the
+    # shapes measured on the 2-core machine.
+    parser.add_argument("--workers", type=int, default=GUNICORN_CONF["workers"])
+    parser.add_argument("--threads", type=int, default=GUNICORN_CONF["threads"])
+    parser.add_argument("--worker-class", default="fair", choices=sorted(WORKER_CLASSES),
+                        help="fair: production's (config/gunicorn.conf.py), gthread with the "
+                             "connections spread evenly over the processes; gthread: gunicorn's "
+                             "own; sync: one request at a time per process, no keep-alive")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--no-referrals", action="store_true",
                         help="leave the referral program off (the raw-SQL sale pays no referral)")
@@ -426,11 +442,12 @@ def main() -> None:
     database_recreate(database_url)
     credentials, phones = setup(database_url, args.customers, referrals=not args.no_referrals)
     results = []
-    threads = ["--threads", str(args.threads)] if args.worker_class == "gthread" else []
+    threads = ["--threads", str(args.threads)] if args.worker_class != "sync" else []
     gunicorn = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", str(args.workers), *threads,
-         "--worker-class", args.worker_class, "--backlog", "256", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py",
+         "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
+         "--workers", str(args.workers), *threads, "--worker-class",
+         WORKER_CLASSES[args.worker_class], "--backlog", "256", "--log-level", "warning"],
         cwd=ROOT, env=server_env(database_url),
     )
     try:
