@@ -24,3 +24,10 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker):
+    """In the master, when a worker exits (even killed): its connection count no longer counts."""
+    from config.gunicorn_worker import slot_free
+
+    slot_free(worker.pid)
