@@ -398,8 +398,7 @@ def wait_until_up(port: int, credentials: str, seconds: float = 60) -> None:
 GUNICORN_CONF: dict = {}  # production's gunicorn settings
 exec((ROOT / "config" / "gunicorn.conf.py").read_text(), GUNICORN_CONF)  # noqa: S102 - our own file
 
-WORKER_CLASSES = {"fair": "config.gunicorn_worker.FairThreadWorker", "gthread": "gthread",
-                  "sync": "sync"}
+WORKER_CLASSES = {"fair": GUNICORN_CONF["worker_class"], "gthread": "gthread", "sync": "sync"}
 
 
 def line(label: str, result: dict) -> str:

@@ -143,7 +143,7 @@ class FairThreadWorker(ThreadWorker):
             return
         if self.cfg.reuse_port:
             return
-        if self._slot is None or _table[self._slot * 3 + _PID] != os.getpid():
+        if self._slot is not None and _table[self._slot * 3 + _PID] != os.getpid():
             self._claim()  # taken over while this process stalled: take a free one
         if self._slot is not None:
             _table[self._slot * 3 + _BEAT] = _now()
