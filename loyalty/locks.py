@@ -28,11 +28,14 @@ class CustomerAccounts:
     # With ``customer_accounts_lock(request_id=...)``: the operation already carrying that request
     # id (a retry), read right after the locks; None when there is none.
     request_operation_id: int | None = None
+    # With ``customer_accounts_lock(operation_id=True)`` on PostgreSQL: an id taken from the
+    # operations' sequence for the operation the caller is about to write; None elsewhere.
+    new_operation_id: int | None = None
 
 
 def customer_accounts_lock(
     *, customer_ids: Iterable[int], credited_ids: Iterable[int] = (), credited_pending: bool = False,
-    request_id: str | None = None,
+    request_id: str | None = None, operation_id: bool = False,
 ) -> dict[int, CustomerAccounts]:
     """Lock every account of ``customer_ids``, and the spendable and debt accounts of
     ``credited_ids`` (customers a sale only credits or debits: a referral chain's ancestors) —
@@ -57,6 +60,11 @@ def customer_accounts_lock(
     changes a customer's totals or a credited customer's tier holds his spendable account's lock.
     The request id is read there too, so a retry that waited for its twin finds the twin's sale.
 
+    ``operation_id``: on PostgreSQL, statement 2 also takes the next value of the operations'
+    sequence (``new_operation_id``), so the caller can send its operation's INSERT, carrying that
+    id, with its last statement rather than in a round trip of its own while the locks are held.
+    A sale refused or replayed leaves the value unused: a gap in the ids, as a rollback leaves.
+
     A credited customer's row holds only what a sale reads of him (``_slim()``: whether he is
     blocked, his tier); Django loads the rest if anything asks. His tier is read from
     ``loyalty.program_cache`` by the callers that need it. Locking two (three) rows instead of
@@ -76,6 +84,7 @@ def customer_accounts_lock(
              else [AccountKind.AVAILABLE, AccountKind.DEBT])
     connection = rows.db()
     vendor = connection.vendor
+    reserve = operation_id and len(full) == 1 and vendor == "postgresql"
     grouped: dict[int, dict[str, Account]] = {}
     lock_params = [*full, *partial, *kinds] if partial else full
     for row in rows.fetch(_lock_sql(len(full), len(partial), len(kinds), vendor), lock_params):
@@ -86,10 +95,15 @@ def customer_accounts_lock(
     width = len(rows.concrete_fields(Customer))
     customers: dict[int, Customer] = {}
     request_operation_id = None
-    for row in rows.fetch(_customers_sql(len(full), len(partial), request_id is not None, vendor),
+    new_operation_id = None
+    with_request = request_id is not None
+    extra = width + (len(_slim()) if partial else 0)  # where the request's and the reserved id sit
+    for row in rows.fetch(_customers_sql(len(full), len(partial), with_request, reserve, vendor),
                           params):
-        if request_id is not None and row[-1] is not None:
-            request_operation_id = row[-1]
+        if with_request and row[extra] is not None:
+            request_operation_id = row[extra]
+        if reserve and row[-1] is not None:
+            new_operation_id = row[-1]
         if row[0] is not None:  # a customer of ``customer_ids``: his whole row
             customer = rows.instance(Customer, row[:width], connection)
         else:  # a credited customer: what the sale reads of him, the rest loaded if ever asked
@@ -110,6 +124,7 @@ def customer_accounts_lock(
             held=by_kind.get(AccountKind.HELD),
             debt=by_kind[AccountKind.DEBT],
             request_operation_id=request_operation_id,
+            new_operation_id=new_operation_id if customer_id in full else None,
         )
     return result
 
@@ -159,24 +174,30 @@ def _lock_sql(full: int, partial: int, kinds: int, vendor: str) -> str:
 
 
 @cache
-def _customers_sql(full: int, partial: int, with_request: bool, vendor: str) -> str:
+def _customers_sql(full: int, partial: int, with_request: bool, reserve: bool,
+                   vendor: str) -> str:
     """The customers of a lock: the whole row of each of the ``full`` ones, then the _slim()
     columns of each of the ``partial`` (credited) ones, as one statement (UNION ALL), every row in
-    the same layout: [whole row][slim columns][the request id's operation, with ``with_request``],
+    the same layout: [whole row][slim columns][the request id's operation, with ``with_request``]
+    [the operations' sequence's next value, with ``reserve`` (one full customer, PostgreSQL)],
     NULL where a branch has nothing."""
     q = rows.quote
     table = q(Customer._meta.db_table)
-    request = (f", (SELECT o.{q('id')} FROM {q(Operation._meta.db_table)} o"  # noqa: S608 - names from _meta; values bound
+    operations = Operation._meta.db_table
+    request = (f", (SELECT o.{q('id')} FROM {q(operations)} o"  # noqa: S608 - names from _meta; values bound
                f" WHERE o.{q('request_id')} = %s LIMIT 1)" if with_request else "")
+    # The table's and column's names are quoted as identifiers inside the string literal.
+    sequence = (f", nextval(pg_get_serial_sequence('{q(operations)}', '{Operation._meta.pk.column}'))"
+                if reserve else "")
     branches = []
     if full:
         branches.append(f"SELECT {rows.columns(Customer, 'c')}"  # noqa: S608 - names from _meta; values bound
-                        + (f", {_nulls(len(_slim()))}" if partial else "") + request
+                        + (f", {_nulls(len(_slim()))}" if partial else "") + request + sequence
                         + f" FROM {table} c WHERE c.{q('id')} IN ({_marks(full)})")
     if partial:
         slim = ", ".join(f"c.{q(f.column)}" for f in _slim())
         branches.append(f"SELECT {_nulls(len(rows.concrete_fields(Customer)))}, {slim}"  # noqa: S608 - names from _meta; values bound
-                        + (", NULL" if with_request else "")
+                        + (", NULL" if with_request else "") + (", NULL" if reserve else "")
                         + f" FROM {table} c WHERE c.{q('id')} IN ({_marks(partial)})")
     return " UNION ALL ".join(branches)
 

@@ -142,8 +142,9 @@ def _plain_attnames(model: type[Model]) -> tuple[str, ...] | None:
 
 
 @cache
-def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str) -> tuple[str, tuple]:
-    fields = tuple(f for f in concrete_fields(model) if not f.primary_key)
+def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str,
+                with_pk: bool = False) -> tuple[str, tuple]:
+    fields = tuple(f for f in concrete_fields(model) if with_pk or not f.primary_key)
     one = "(" + ", ".join("%s" for _ in fields) + ")"
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ("  # noqa: S608 - names from _meta; values bound
            + ", ".join(quote(f.column) for f in fields) + ") VALUES "
@@ -153,15 +154,22 @@ def _insert_sql(model: type[Model], rows: int, returning: bool, vendor: str) -> 
     return sql, fields
 
 
-def insert_statement(obj: Model) -> tuple[str, list]:
+def insert_statement(obj: Model, *, with_pk: bool = False) -> tuple[str, list]:
     """The INSERT (SQL, params) of the unsaved ``obj``, prepared as ``rows_insert`` prepares it, for
     a caller that runs it with other statements and needs nothing back: ``obj`` gets no pk, and
-    no ``post_save`` is sent (refused when somebody listens)."""
+    no ``post_save`` is sent (refused when somebody listens).
+
+    ``with_pk``: the pk ``obj`` already carries (taken from the table's sequence) is written too,
+    and once the statement has run the caller calls ``inserted(obj)``, which sends ``post_save``
+    as ``rows_insert`` does (so listeners are allowed)."""
     model = type(obj)
-    if post_save.has_listeners(model):
+    if with_pk:
+        if obj.pk is None:
+            raise ValueError("with_pk: the object carries no pk")
+    elif post_save.has_listeners(model):
         raise ValueError(f"{model.__name__} has post_save listeners: insert it with rows_insert")
     connection = db()
-    sql, fields = _insert_sql(model, 1, False, connection.vendor)
+    sql, fields = _insert_sql(model, 1, False, connection.vendor, with_pk)
     return sql, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 
@@ -183,14 +191,20 @@ def rows_insert(objs: Sequence[Model], *, signal: bool = True) -> None:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
     pks = [row[0] for row in fetch(sql, params)]
-    send = signal and post_save.has_listeners(model)
     for obj, pk in zip(objs, pks, strict=True):
         obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
-        if send:
-            post_save.send(sender=model, instance=obj, created=True, update_fields=None,
-                           raw=False, using=connection.alias)
+        inserted(obj, signal=signal)
+
+
+def inserted(obj: Model, *, signal: bool = True) -> None:
+    """After ``obj``'s INSERT: mark it saved and send ``post_save(created=True)`` (when ``signal``
+    and somebody listens), as ``Model.save()`` does."""
+    connection = db()
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    if signal and post_save.has_listeners(model := type(obj)):
+        post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False,
+                       using=connection.alias)
 
 
 def array(values: Iterable) -> str:

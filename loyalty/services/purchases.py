@@ -251,7 +251,7 @@ def _purchase_create(
     # first sale).
     locked = customer_accounts_lock(customer_ids=[customer_id], credited_ids=others,
                                     credited_pending=bool(program.accrual_delay_days),
-                                    request_id=request_id or None)
+                                    request_id=request_id or None, operation_id=True)
     accounts = locked[customer_id]
     if accounts.request_operation_id is not None:
         replayed = _replay(request_id, kind=OperationKind.PURCHASE, customer_id=customer_id,
@@ -300,7 +300,16 @@ def _purchase_create(
     operation.balance_after = accounts.available.balance - operation.points + sum(
         (m.amount for m in moves if m.destination is accounts.available), ZERO
     )
-    rows.rows_insert([operation])  # operation.save(), without composing the INSERT each time
+    # With an id reserved by the lock (PostgreSQL), the operation's INSERT goes with the sale's last
+    # statement: one round trip fewer while the accounts are locked. The foreign keys pointing at
+    # it are checked at commit; its post_save is sent once it is written. Otherwise (SQLite, a
+    # certificate to mark) it is written now.
+    operation_insert = []
+    if accounts.new_operation_id is not None and certificate is None:
+        operation.pk = accounts.new_operation_id
+        operation_insert = [rows.insert_statement(operation, with_pk=True)]
+    else:
+        rows.rows_insert([operation])  # operation.save(), without composing the INSERT each time
     if certificate is not None:
         certificate_mark_used(certificate=certificate, operation=operation,
                               points=calc.certificate_points)
@@ -320,7 +329,9 @@ def _purchase_create(
     # The customer's new totals and the extensions' rows go with the entries and balances (one
     # statement on PostgreSQL).
     entries_post(operation=operation, moves=moves,
-                 then=[_customer_after_sale_update(customer), *statements])
+                 then=[*operation_insert, _customer_after_sale_update(customer), *statements])
+    if operation_insert:
+        rows.inserted(operation)
     return Receipt(
         operation_id=operation.pk, customer_id=customer.pk, total=calc.total, points=calc.points,
         cash=calc.cash, cashback=calc.cashback, cashback_percent=calc.cashback_percent,

@@ -103,13 +103,15 @@ def test_nobody_listens_to_pre_save_of_ledger_rows():
 @pytest.mark.postgres_only
 def test_the_sale_statements_are_prepared_on_postgresql(tiers, branch):
     customer = customer_create()
-    for i in range(4):
+    for i in range(6):
         purchase_create(customer=customer, branch=branch, total=100 + i, request_id=f"prep-{i}")
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("FOR NO KEY UPDATE" in sql for sql in prepared), prepared
-    assert any(sql.startswith('INSERT INTO "loyalty_operation"') for sql in prepared), prepared
+    # the operation's INSERT goes with the entries, the balances and the customer's totals
+    assert any('INSERT INTO "loyalty_operation"' in sql and 'INSERT INTO "loyalty_entry"' in sql
+               for sql in prepared), prepared
 
 
 @pytest.mark.postgres_only
@@ -137,7 +139,7 @@ def test_an_execute_wrapper_sees_every_statement_of_a_sale(tiers, branch):
     with connection.execute_wrapper(wrapper):
         purchase_create(customer=customer, branch=branch, total=100, request_id="wrapped-1")
     assert any("FOR NO KEY UPDATE" in sql or "loyalty_account" in sql for sql in seen)
-    assert any(sql.startswith('INSERT INTO "loyalty_operation"') for sql in seen)
+    assert any('INSERT INTO "loyalty_operation"' in sql for sql in seen)
     assert any('INSERT INTO "loyalty_entry"' in sql for sql in seen)
     assert any('UPDATE "loyalty_customer"' in sql for sql in seen)
 
@@ -159,23 +161,50 @@ def test_the_system_accounts_exist_from_the_migrations():
 
 
 @pytest.mark.postgres_only
-def test_on_postgresql_a_sale_is_four_statements_between_begin_and_commit(tiers, branch):
+def test_on_postgresql_a_sale_is_three_statements_between_begin_and_commit(tiers, branch):
     from django.test.utils import CaptureQueriesContext
 
     customer = customer_create()
     purchase_create(customer=customer, branch=branch, total=100)
     with CaptureQueriesContext(connection) as captured:
-        purchase_create(customer=customer, branch=branch, total=100, request_id="four-1")
+        receipt = purchase_create(customer=customer, branch=branch, total=100,
+                                  request_id="three-1")
     statements = [q["sql"] for q in captured.captured_queries
                   if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
                   and "referral" not in q["sql"]]  # the referral app's ancestors, when installed
-    # the lock; the customer as he is once locked, with the request-id lookup; the operation;
-    # entries + balances + customer totals
-    assert len(statements) == 4, statements
+    # the lock; the customer as he is once locked, with the request-id lookup and the operation's
+    # id from its sequence; the operation + entries + balances + customer totals
+    assert len(statements) == 3, statements
     assert "FOR NO KEY UPDATE" in statements[0] and '"loyalty_customer"' not in statements[0]
     assert '"loyalty_customer"' in statements[1] and "request_id" in statements[1]
+    assert "nextval(" in statements[1]
     assert "FOR " not in statements[1]  # read, not locked
-    assert statements[3].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[3]
+    assert statements[2].startswith("WITH ") and 'INSERT INTO "loyalty_entry"' in statements[2]
+    assert 'INSERT INTO "loyalty_operation"' in statements[2]
+    operation = Operation.objects.get(pk=receipt.operation_id)
+    assert (operation.request_id, operation.total) == ("three-1", Decimal(100))
+    assert Entry.objects.filter(operation=operation).exists()
+
+
+def test_a_sales_operation_is_announced_by_post_save_once_written(tiers, branch):
+    # On PostgreSQL the sale's operation is written with its last statement, not by rows_insert:
+    # a listener is still told, once, with the row (and its entries) in the database.
+    customer = customer_create()
+    seen = []
+
+    def listener(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created, instance._state.adding,
+                     Entry.objects.filter(operation_id=instance.pk).count()))
+
+    post_save.connect(listener, sender=Operation, dispatch_uid="test_rows_sale")
+    try:
+        receipt = purchase_create(customer=customer, branch=branch, total=100)
+    finally:
+        post_save.disconnect(dispatch_uid="test_rows_sale", sender=Operation)
+    sale = [s for s in seen if s[0] == receipt.operation_id]
+    assert len(sale) == 1 and sale[0][1] is True and sale[0][2] is False
+    if connection.vendor == "postgresql":
+        assert sale[0][3] >= 1  # written with its entries, announced after
 
 
 def test_a_post_init_listener_still_sees_hot_path_instances(tiers):
