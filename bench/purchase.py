@@ -6,9 +6,9 @@ Usage (PostgreSQL must answer; the script creates and drops its own database):
 
 For each thread count it runs N purchases through the service (no HTTP), then N purchases as the
 same statements written in raw SQL over psycopg (read the referral ancestors; lock the customer's
-accounts; read the customer and look up the request id; insert the operation; insert its entries,
-update the balance and the customer in one statement; settings and tiers come from memory in
-both), and prints
+accounts; read the customer, look up the request id and take the operation's id from its
+sequence; insert the operation and its entries and update the balance and the customer in one
+statement; settings and tiers come from memory in both), and prints
 purchases/s for both, their ratio and the queries per purchase.
 """
 
@@ -159,29 +159,28 @@ class RawSqlWork:
             available = next(r for r in rows if r[1] == "available")
             cur.execute(
                 "SELECT c.total_spent, c.purchase_count, c.tier_id, "
-                "(SELECT o.id FROM loyalty_operation o WHERE o.request_id = %s LIMIT 1) "
+                "(SELECT o.id FROM loyalty_operation o WHERE o.request_id = %s LIMIT 1), "
+                "nextval(pg_get_serial_sequence('loyalty_operation', 'id')) "
                 "FROM loyalty_customer c WHERE c.id = %s", (request_id, customer_id))
-            spent, count, tier_id, _replayed = cur.fetchone()
+            spent, count, tier_id, _replayed, operation_id = cur.fetchone()
             rate = self.rates[tier_id]
             cashback = (total * rate / 100).quantize(Decimal("0.01"))
+            # The operation (its id taken above), the entry, the balance and the customer's totals
+            # in one statement, as the service.
             cur.execute(
-                "INSERT INTO loyalty_operation (kind, state, created_at, customer_id, branch_id, "
-                "cashier_external_id, cashier_name, total, excluded_total, unredeemable_total, points, "
-                "cash, cashback, cashback_percent, refunded_total, receipt_number, request_id, comment, "
-                "balance_after) VALUES ('purchase', 'NORMAL', now(), %s, %s, '', '', %s, 0, 0, 0, %s, "
-                "%s, %s, 0, '', %s, '', %s) RETURNING id",
-                (customer_id, self.branch_id, total, total, cashback, rate, request_id,
-                 available[2] + cashback),
-            )
-            operation_id = cur.fetchone()[0]
-            # The entry, the balance and the customer's totals in one statement, as the service.
-            cur.execute(
-                "WITH b AS (UPDATE loyalty_account SET balance = %s WHERE id = %s), "
+                "WITH o AS (INSERT INTO loyalty_operation (id, kind, state, created_at, customer_id, "
+                "branch_id, cashier_external_id, cashier_name, total, excluded_total, "
+                "unredeemable_total, points, cash, cashback, cashback_percent, refunded_total, "
+                "receipt_number, request_id, comment, balance_after) VALUES (%s, 'purchase', "
+                "'NORMAL', now(), %s, %s, '', '', %s, 0, 0, 0, %s, %s, %s, 0, '', %s, '', %s)), "
+                "b AS (UPDATE loyalty_account SET balance = %s WHERE id = %s), "
                 "c AS (UPDATE loyalty_customer SET total_spent = %s, purchase_count = %s, "
                 "last_purchase_at = now() WHERE id = %s) "
                 "INSERT INTO loyalty_entry (operation_id, kind, source_id, destination_id, amount, "
                 "created_at) VALUES (%s, 'cashback', %s, %s, %s, now())",
-                (available[2] + cashback, available[0], spent + total, count + 1,
+                (operation_id, customer_id, self.branch_id, total, total, cashback, rate,
+                 request_id, available[2] + cashback,
+                 available[2] + cashback, available[0], spent + total, count + 1,
                  customer_id, operation_id, self.issued, available[0], cashback),
             )
 
