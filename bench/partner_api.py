@@ -13,9 +13,10 @@
    core by default, × ``--threads`` threads; ``--worker-class gthread`` for gunicorn's own worker,
    ``sync`` for one request at a time per process) and production settings, and for each
    ``--clients`` count runs that many client threads, each with its own keep-alive connection
-   (opened before the clock starts, as a till keeps its own), sending ``POST /partner/v2/operations`` (a sale by phone with a nonce) until ``--requests``
-   sales are done. Reports sales/s, p50 and p99 latency, and the lowest and
-   highest of the clients' own mean latencies (equal when each is served as fast as the others).
+   (opened before the clock starts, as a till keeps its own), sending
+   ``POST /partner/v2/operations`` (a sale by phone with a nonce) until ``--requests`` sales are
+   done. Reports sales/s, p50 and p99 latency, and the lowest and highest of the clients' own
+   mean latencies (equal when each is served as fast as the others).
 3. Runs the same sale as raw SQL through psycopg at the same concurrency: per sale one transaction
    that finds the customer, reads his referral chain (the closure table, the paid levels), locks
    his accounts and his ancestors' spendable and debt ones, then reads his row and tier and checks

@@ -10,7 +10,9 @@ A ``PurchaseExtension`` (registered with ``purchase_extension_register`` from it
    points given to a customer: it repays debt first).
 
 An extension may also write rows of its own in ``moves`` (returning no moves): they are in the
-sale's transaction, under its locks, after the operation got its id. A row that needs nothing back
+sale's transaction, under its locks, after the operation got its id. On PostgreSQL the operation's
+row itself is written only with the sale's last statement (foreign keys to it are checked at
+commit), so ``moves`` must not read it back from the database. A row that needs nothing back
 (no id, no answer) is better added to ``context.statements`` as an INSERT: it goes to the database
 with the sale's last statement (on PostgreSQL, as a part of that one statement), which saves the
 sale a round trip. The Partner API writes its webhook outbox row so
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class PurchaseContext:
-    """A sale being written: its operation (saved), numbers, and every locked account."""
+    """A sale being written: its operation (with its id; on PostgreSQL its row is written with
+    the sale's last statement), numbers, and every locked account."""
 
     operation: Operation
     customer: Customer
