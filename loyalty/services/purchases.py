@@ -303,7 +303,9 @@ def _purchase_create(
     # With an id reserved by the lock (PostgreSQL), the operation's INSERT goes with the sale's last
     # statement: one round trip fewer while the accounts are locked. The foreign keys pointing at
     # it are checked at commit; its post_save is sent once it is written. Otherwise (SQLite, a
-    # certificate to mark) it is written now.
+    # certificate to mark) it is written now: marking the certificate is an UPDATE of its own,
+    # which must find the operation's row when the caller's transaction checks foreign keys
+    # immediately (``SET CONSTRAINTS ALL IMMEDIATE``, as the bulk writers and seeddemo's do).
     operation_insert = []
     if accounts.new_operation_id is not None and certificate is None:
         operation.pk = accounts.new_operation_id
