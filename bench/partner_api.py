@@ -24,6 +24,10 @@
    inserts the operation, the ledger entries (his cashback, each ancestor's reward, the inviter's
    bonus on a first purchase) and the webhook outbox row, and updates the balances and his totals
    and tier. ``--no-referrals`` leaves the referral program out of both.
+4. Runs the raw-SQL sale without referrals at ``--yardstick`` clients (16), the issue's own
+   yardstick for the machine, and prints what the figures mean on this machine: the floor a
+   closed loop of clients puts under the mean latency, and the API's p99 scaled to the speed of
+   the issue's machine (see ``against_the_issues_machine``).
 
 Loopback only; every loop is bounded by ``--requests``. The load generator shares the CPU with the
 server (and, on a shared machine, with everything else): read the figures as relative.
@@ -424,6 +428,44 @@ def line(label: str, result: dict) -> str:
             f"({result['requests']} in {result['seconds']:.1f} s, {result['failures']} failed{cpu})")
 
 
+# The issue's scale: raw SQL did ~2,200 purchases/s at 16 clients on its 2-core machine.
+ISSUES_RAW_RATE = 2200
+
+
+def against_the_issues_machine(results: list[tuple[str, dict]]) -> list[str]:
+    """What the run says once this machine's speed is taken into account.
+
+    - The floor. ``N`` clients that each send the next sale when the last is answered wait on
+      average ``N`` ÷ throughput (Little's law). The API does the raw-SQL twin's work and more, so
+      its mean latency at ``N`` clients cannot be much below ``N`` ÷ the fastest raw-SQL rate of the
+      run, however little the API itself cost.
+    - The yardstick. The raw-SQL sale without referrals at 16 clients, against the issue's ~2,200/s,
+      says how fast this machine is; the API's latencies scale with the machine (the work per sale
+      is CPU), so ``p99 × this machine's rate ÷ 2,200`` is what it would show there.
+    """
+    lines = []
+    raw_rates = [r["per_second"] for label, r in results if label.startswith("raw SQL")]
+    yardstick = next((r for label, r in results if label.startswith("yardstick")), None)
+    speed = yardstick["per_second"] / ISSUES_RAW_RATE if yardstick else None
+    if speed:
+        lines.append(f"this machine: raw SQL without referrals did {yardstick['per_second']:.0f} "
+                     f"sales/s at {yardstick['clients']} clients, {speed:.0%} of the issue's "
+                     f"~{ISSUES_RAW_RATE:,}/s")
+    for label, result in results:
+        if not label.startswith("API"):
+            continue
+        clients = result["clients"]
+        text = f"API at {clients} clients:"
+        if raw_rates:
+            text += (f" mean latency at least {clients / max(raw_rates) * 1000:.0f} ms here even if"
+                     f" the API were as fast as raw SQL's best run ({max(raw_rates):.0f}/s);")
+        if speed:
+            text += (f" p99 {result['p99']:.0f} ms here is ~{result['p99'] * speed:.0f} ms at the"
+                     f" issue's machine's speed")
+        lines.append(text.rstrip(";"))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
@@ -442,6 +484,10 @@ def main() -> None:
                         help="leave the referral program off (the raw-SQL sale pays no referral)")
     parser.add_argument("--baseline", action="store_true",
                         help="also time GET /tags (key + one query): what the machine gives DRF")
+    parser.add_argument("--yardstick", type=int, default=16, metavar="CLIENTS",
+                        help="also run raw SQL without referrals at this many clients, the issue's "
+                             "own yardstick (~2,200 sales/s at 16 clients on its 2-core machine), "
+                             "to read the figures against that machine; 0 skips it")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
@@ -482,6 +528,9 @@ def main() -> None:
     raw = raw_request_factory(database_url, phones, referrals=not args.no_referrals)
     for clients in args.clients:
         results.append(("raw SQL (psycopg)", run_load(clients, args.requests, raw)))
+    if args.yardstick:
+        plain = raw_request_factory(database_url, phones, referrals=False)
+        results.append(("yardstick (raw, no refs)", run_load(args.yardstick, args.requests, plain)))
 
     from loyalty.ledger_check import ledger_verify
 
@@ -494,11 +543,13 @@ def main() -> None:
         print(line(label, result))
     by_clients = {}
     for label, result in results:
-        if not label.startswith("baseline"):
+        if label.startswith(("API", "raw")):
             by_clients.setdefault(result["clients"], {})[label.split()[0]] = result["per_second"]
     for clients, rates in by_clients.items():
         if "API" in rates and "raw" in rates:
             print(f"clients={clients}: API is {rates['API'] / rates['raw']:.0%} of raw SQL")
+    for line_ in against_the_issues_machine(results):
+        print(line_)
     print(f"ledger consistent after both runs: {ledger_ok}")
 
 
