@@ -55,7 +55,7 @@ from .errors import (
 from .models import PartnerSettings
 from .openapi import ERRORS, ref, request_body
 from .outbox import operation_last_saved
-from .services import customer_tags_set, request_id_for, reward_schedule
+from .services import customer_tags_apply, customer_tags_set, request_id_for, reward_schedule, tags_check
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -446,6 +446,8 @@ class OperationListApi(PartnerView):
         expected = receipt["total"] - receipt["points"] - certificate_points
         if not replaying and receipt["cash"] != expected:
             raise InvalidChecksum(expected=expected)
+        # Checked before anything is written: a sale refused for an unknown tag books nothing.
+        tags = tags_check(tag_ids=data["tags"]) if data.get("tags") is not None else None
         customer = who.customer
         if customer is None:
             customer = selectors.customer_for_sale(phone=who.phone)
@@ -462,8 +464,8 @@ class OperationListApi(PartnerView):
             cashier_name=cashier.get("name") or "",
             certificate_code=who.certificate_code,
         )
-        if data.get("tags") is not None and not result.replayed:
-            customer_tags_set(customer=customer, tag_ids=data["tags"])
+        if tags is not None and not result.replayed:
+            customer_tags_apply(customer=customer, tags=tags)
         # A new sale is answered from the row the service saved (no read back); a replay reads it.
         operation = None if result.replayed else operation_last_saved(operation_id=result.operation_id)
         if operation is None:

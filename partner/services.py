@@ -79,16 +79,34 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     api_key.last_used_at = now
 
 
+def tags_check(*, tag_ids: list[int]) -> list[Tag]:
+    """The tags with these ids, by id; ``TagNotFound`` naming the ids that match no tag.
+
+    A sale that sets tags checks them with this before it writes anything: refused for an
+    unknown tag, it must leave no operation behind (the till would retry it, or give up on a sale
+    that was in fact booked)."""
+    tags, missing = tags_by_ids(ids=tag_ids)
+    if missing:
+        raise TagNotFound(ids=", ".join(map(str, missing)))
+    return sorted(tags, key=lambda t: t.pk)
+
+
 def customer_tags_set(*, customer: Customer, tag_ids: list[int]) -> list[Tag]:
     """Replace the customer's tags with these (the reference's "set customer tags").
 
     Raises ``TagNotFound`` naming the ids that match no tag; nothing is changed then.
     """
-    tags, missing = tags_by_ids(ids=tag_ids)
-    if missing:
-        raise TagNotFound(ids=", ".join(map(str, missing)))
+    tags = tags_check(tag_ids=tag_ids)
     customer.tags.set(tags)
-    return sorted(tags, key=lambda t: t.pk)
+    return tags
+
+
+def customer_tags_apply(*, customer: Customer, tags: list[Tag]) -> None:
+    """Set tags checked earlier (``tags_check``) on the customer, after his sale is written.
+
+    A tag the owner deleted in between is left out instead of failing a request whose sale has
+    already committed."""
+    customer.tags.set(Tag.objects.filter(pk__in=[t.pk for t in tags]))
 
 
 def reward_request_id(*, base: str, customer_id: int) -> str:

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from loyalty.ledger_check import ledger_verify
-from loyalty.models import Operation, Tag
+from loyalty.models import Customer, Operation, Tag
 from loyalty.selectors import customer_balances
 from loyalty.services import points_adjust, purchase_create
 from partner.services import api_key_create, reward_apply
@@ -246,6 +246,24 @@ def test_tags_sent_with_a_sale_are_set_on_the_customer(api, tiers):
     vip = Tag.objects.create(name="VIP")
     body = post(api, "/partner/v2/operations", {**sale(), "tags": [vip.pk]}).json()
     assert list(Operation.objects.get(pk=body["id"]).customer.tags.all()) == [vip]
+
+
+@pytest.mark.parametrize("phone_known", [True, False])
+def test_a_sale_refused_for_an_unknown_tag_writes_nothing(api, tiers, phone_known):
+    vip = Tag.objects.create(name="VIP")
+    customer = customer_create() if phone_known else None
+    phone = customer.phone if customer else "+79165550123"
+    response = post(api, "/partner/v2/operations",
+                    {**sale(phone=phone), "tags": [vip.pk, vip.pk + 1000], "nonce": "t-1"})
+    assert error_code(response) == (400, "badRequest")
+    assert str(vip.pk + 1000) in response.json()["message"]
+    assert not Operation.objects.exists()
+    assert Customer.objects.filter(phone=phone).count() == (1 if phone_known else 0)
+    # The till's retry with the tag fixed makes the sale, once.
+    body = post(api, "/partner/v2/operations", {**sale(phone=phone), "tags": [vip.pk],
+                                                 "nonce": "t-1"}).json()
+    assert Operation.objects.get().pk == body["id"]
+    assert list(Customer.objects.get(phone=phone).tags.all()) == [vip]
 
 
 # --- idempotency --------------------------------------------------------------------------------
