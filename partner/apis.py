@@ -12,7 +12,6 @@ from datetime import datetime
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -55,6 +54,7 @@ from .errors import (
 from .models import PartnerSettings
 from .openapi import ERRORS, ref, request_body
 from .outbox import operation_last_saved
+from .parsers import PartnerJSONParser
 from .services import customer_tags_apply, customer_tags_set, request_id_for, reward_schedule, tags_check
 
 
@@ -91,7 +91,7 @@ class PartnerView(APIView):
     authentication_classes = [PartnerKeyAuthentication]
     permission_classes = [HasApiKey]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [PartnerJSONParser]
     content_negotiation_class = JsonNegotiation
 
     def get_exception_handler(self):

@@ -7,6 +7,7 @@ errors whose ``code`` already is the Partner API's code (``insufficientFunds``,
 language ``Accept-Language`` asked for (``LocaleMiddleware`` activated it).
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
@@ -127,6 +128,8 @@ def partner_exception_handler(exc, context):
         return response
     if isinstance(exc, Http404 | drf.NotFound):
         return Response(error_body("notFound", _("Not found.")), status=404)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("badRequest", _("The request body is too large."), []), status=400)
     if isinstance(exc, drf.ParseError):
         return Response(error_body("badRequest", exc.detail, []), status=400)
     if isinstance(exc, drf.PermissionDenied):

@@ -21,8 +21,8 @@ MAX_AMOUNT = Decimal("100000000000")
 class AmountField(serializers.Field):
     default_error_messages = {
         "invalid": _("A number is required."),
-        "min_value": _("Ensure this value is greater than or equal to %(limit)s."),
-        "max_value": _("Ensure this value is less than or equal to %(limit)s."),
+        "min_value": _("Ensure this value is greater than or equal to {limit}."),
+        "max_value": _("Ensure this value is less than or equal to {limit}."),
         "zero": _("Must not be zero."),
     }
 
@@ -117,7 +117,7 @@ class RefundIn(serializers.Serializer):
 
 
 class RewardIn(serializers.Serializer):
-    points = AmountField(min_value=CENT)
+    points = points_field(min_value=CENT)  # rounded down, as points are everywhere
     comment = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
     participants = serializers.ListField(child=IdField(), min_length=1, max_length=10000)
     silent = serializers.BooleanField(required=False, allow_null=True)

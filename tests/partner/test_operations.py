@@ -242,6 +242,39 @@ def test_a_body_that_is_not_json_is_bad_request(api):
     assert error_code(response) == (400, "badRequest")
 
 
+@pytest.mark.parametrize("path", ["/partner/v2/operations", "/partner/v2/operations/calc",
+                                  "/partner/v2/operations/reward"])
+def test_a_body_nested_too_deeply_is_bad_request_not_a_crash(api, path):
+    body = '{"x":' + "[" * 5000 + "]" * 5000 + "}"
+    response = api.post(path, body, content_type="application/json")
+    assert error_code(response) == (400, "badRequest")
+    assert response["X-Request-Id"]
+
+
+def test_a_body_too_large_is_bad_request_in_json(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/partner/v2/operations", '{"x": "' + "a" * 2000 + '"}',
+                        content_type="application/json")
+    assert error_code(response) == (400, "badRequest")
+
+
+def test_a_json_error_is_told_where_in_the_requests_language(api):
+    response = api.post("/partner/v2/operations/calc", '{"receipt": {"total": 1}\n "x": 1}',
+                        content_type="application/json", HTTP_ACCEPT_LANGUAGE="ru")
+    assert error_code(response) == (400, "badRequest")
+    assert response.json()["message"] == "Тело запроса — не JSON (строка 2, позиция 2)."
+    response = api.post("/partner/v2/operations/calc", '{"receipt": {"total": NaN}}',
+                        content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    assert "NaN" in response.json()["message"]
+
+
+def test_a_utf8_byte_order_mark_before_the_json_is_skipped(api, tiers):
+    body = "\ufeff" + '{"participant": {"phone": "+79165550000"}, "receipt": {"total": 200}}'
+    response = api.post("/partner/v2/operations/calc", body.encode(),
+                        content_type="application/json")
+    assert response.status_code == 200 and response.json()["purchase"]["cashBack"] == 10.0
+
+
 def test_tags_sent_with_a_sale_are_set_on_the_customer(api, tiers):
     vip = Tag.objects.create(name="VIP")
     body = post(api, "/partner/v2/operations", {**sale(), "tags": [vip.pk]}).json()
@@ -437,6 +470,25 @@ def test_a_reward_skips_blocked_customers(api, tiers, on_commit):
     with on_commit(execute=True):
         post(api, "/partner/v2/operations/reward", {"points": 10, "participants": [blocked.pk, fine.pk]})
     assert balance(blocked) == D("0.00") and balance(fine) == D("10.00")
+
+
+@pytest.mark.parametrize("points,credited", [(10.999, "10.99"), ("5.555", "5.55"), (0.019, "0.01")])
+def test_reward_points_are_rounded_down(api, tiers, on_commit, points, credited):
+    customer = customer_create()
+    with on_commit(execute=True):
+        post(api, "/partner/v2/operations/reward", {"points": points, "participants": [customer.pk]})
+    assert balance(customer) == D(credited)
+
+
+@pytest.mark.parametrize("language,message", [
+    ("ru", "Значение должно быть не меньше 0.01."),
+    ("en", "Ensure this value is greater than or equal to 0.01."),
+])
+def test_a_reward_below_a_cent_names_the_limit(api, language, message):
+    response = post(api, "/partner/v2/operations/reward", {"points": 0.009, "participants": [1]},
+                    HTTP_ACCEPT_LANGUAGE=language)
+    assert response.json()["errors"] == [
+        {"errorCode": "minValue", "message": message, "field": "points"}]
 
 
 @pytest.mark.parametrize("body", [{"points": 10}, {"participants": [1]},
