@@ -22,6 +22,7 @@ from campaigns.exceptions import (
 )
 from loyalty.exceptions import (
     AlreadyRegistered,
+    AmountTooLarge,
     InsufficientPoints,
     InvalidAmount,
     InvalidPhone,
@@ -30,7 +31,7 @@ from loyalty.exceptions import (
     RedemptionCapExceeded,
     RefundExceedsPurchase,
 )
-from loyalty.money import money, parse_amount
+from loyalty.money import MAX_AMOUNT, money, parse_amount
 from loyalty.phones import normalize_phone
 
 from .templatetags.till import amount
@@ -80,6 +81,8 @@ def _amount(form: forms.Form, name: str, *, required: bool) -> Decimal | None:
     value = parse_amount(raw)
     if value is None or value < 0:
         raise ValidationError(loyalty_error_text(InvalidAmount()), code="invalid")
+    if value > MAX_AMOUNT:
+        raise ValidationError(loyalty_error_text(AmountTooLarge(limit=MAX_AMOUNT)), code="max_value")
     return money(value)
 
 

@@ -37,6 +37,12 @@ class InvalidAmount(LoyaltyError):
     default_message = _("The amount is not valid.")
 
 
+class AmountTooLarge(InvalidAmount):
+    """An amount above ``loyalty.money.MAX_AMOUNT`` (a barcode typed or scanned into the bill)."""
+
+    default_message = _("The amount is too large: at most %(limit)s.")
+
+
 class NotFound(LoyaltyError):
     """A customer, operation or branch that does not exist (or is not visible to the caller)."""
 

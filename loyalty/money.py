@@ -9,6 +9,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
+# The largest amount a bill, a refund or an adjustment may carry. Amounts are numeric(14, 2), so
+# anything above 10¹² cannot be stored; a hundred billion leaves room for the sums of many, and a
+# barcode scanned into the bill's box (13 digits) is refused instead of booked.
+MAX_AMOUNT = Decimal("100000000000")
 
 
 def money(value: Decimal | int | str) -> Decimal:

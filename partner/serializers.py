@@ -10,12 +10,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from loyalty.money import CENT
+from loyalty.money import CENT, MAX_AMOUNT
 
 from .selectors import MAX_ID
-
-# Operation amounts are numeric(14, 2); a bill of a hundred billion is already absurd.
-MAX_AMOUNT = Decimal("100000000000")
 
 
 class AmountField(serializers.Field):

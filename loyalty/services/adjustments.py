@@ -4,10 +4,10 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from ..exceptions import InsufficientPoints, InvalidAmount, RequestIdReused
+from ..exceptions import AmountTooLarge, InsufficientPoints, InvalidAmount, RequestIdReused
 from ..locks import customer_accounts_lock
 from ..models import AccountKind, Customer, EntryKind, Operation, OperationKind
-from ..money import money, parse_amount
+from ..money import MAX_AMOUNT, money, parse_amount
 from .ledger import Move, entries_post, system_account
 
 
@@ -55,6 +55,8 @@ def points_adjust(
     value = parse_amount(amount)
     if value is None or money(value) == 0 or not reason.strip():
         raise InvalidAmount()
+    if abs(value) > MAX_AMOUNT:
+        raise AmountTooLarge(limit=MAX_AMOUNT)
     try:
         return _points_adjust(
             customer_id=customer.pk, amount=money(value), reason=reason.strip(), author=author,

@@ -17,6 +17,7 @@ from campaigns.exceptions import CertificateNotApplicable
 
 from .. import rows
 from ..exceptions import (
+    AmountTooLarge,
     CustomerBlocked,
     InsufficientPoints,
     InvalidAmount,
@@ -40,7 +41,7 @@ from ..models import (
     OperationState,
     Tier,
 )
-from ..money import HUNDRED, ZERO, money, money_down, parse_amount, percent_of
+from ..money import HUNDRED, MAX_AMOUNT, ZERO, money, money_down, parse_amount, percent_of
 from ..program_cache import program_get
 from .certificates import certificate_check, certificate_mark_used, certificate_points_of
 from .customers import customer_tier_recompute
@@ -100,6 +101,8 @@ def _amount(raw: object, *, field: str) -> Decimal:
     value = parse_amount(raw)
     if value is None or value < 0:
         raise InvalidAmount()
+    if value > MAX_AMOUNT:
+        raise AmountTooLarge(limit=MAX_AMOUNT)
     return money(value)
 
 

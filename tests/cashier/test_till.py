@@ -173,6 +173,14 @@ def test_an_amount_that_is_not_a_number_is_explained(till, anna, total):
     assert "The amount is not valid." in response.content.decode()
 
 
+@pytest.mark.parametrize("view", ["cashier:calc", "cashier:sell"])
+def test_a_barcode_typed_into_the_bill_is_refused_not_booked(till, anna, view):
+    response = till.post(reverse(view, args=[anna.pk]), sale(total="4601234567893"), **htmx())
+    assert response.status_code == 200
+    assert "The amount is too large: at most 100" in response.content.decode()
+    assert not Operation.objects.filter(kind="purchase").exists()
+
+
 def test_the_excluded_part_earns_nothing_and_cannot_be_paid_with_points(till, anna):
     response = till.post(reverse("cashier:calc", args=[anna.pk]),
                          sale(total="1000", excluded_total="400"), **htmx())

@@ -3,6 +3,7 @@ from decimal import Decimal as D
 import pytest
 
 from loyalty.exceptions import (
+    AmountTooLarge,
     CustomerBlocked,
     InsufficientPoints,
     InvalidAmount,
@@ -92,6 +93,16 @@ def test_impossible_bills_are_refused(tiers, branch, total, excluded):
     customer = customer_create()
     with pytest.raises(InvalidAmount):
         purchase_create(customer=customer, branch=branch, total=total, excluded_total=excluded)
+
+
+@pytest.mark.parametrize("total", ["4601234567893", "100000000000.01", "1e17"])
+def test_a_bill_above_the_largest_amount_is_refused_and_nothing_written(tiers, branch, total):
+    customer = customer_create()
+    with pytest.raises(AmountTooLarge):
+        purchase_create(customer=customer, branch=branch, total=total)
+    with pytest.raises(AmountTooLarge):
+        points_adjust(customer=customer, amount=total, reason="typo")
+    assert not Operation.objects.exists()
 
 
 def test_same_request_id_gives_same_receipt_and_one_posting(tiers, branch):
