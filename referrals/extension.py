@@ -4,16 +4,16 @@
 the configured depth together with its level's percent and the first-purchase bonus, so the sale
 locks their accounts with the buyer's, in primary-key order. ``moves`` then needs no read of its
 own: it credits each ancestor ``percent`` % of the buyer's cash part of the eligible amount (the
-cashback base: eligible total − points), rounded half-up, plus the bonus to the inviter on the
-buyer's first purchase, as one ``EntryKind.REFERRAL`` credit per ancestor. On that first purchase
-it also raises the inviter's tier when tiers are given for friends who bought (``referrals.tiers``;
-the inviter is locked for it even when his level pays nothing). Nothing else is written: the
-ledger entries are the record (``referrals.selectors`` finds each one's level through
-the closure table, which never changes under a paid reward, see ``referrals.services``). A refund
-needs nothing from here either: ``purchase_refund`` reverses these entries in proportion. When the
-program defers points (``accrual_delay_days``), the rewards go to each ancestor's pending points
-with the same release time as the buyer's cashback (``loyalty.locks`` locks credited customers'
-pending accounts for it), released by the nightly ``deferred`` job.
+cashback base: eligible total − points − what a certificate paid), rounded half-up, plus the bonus
+to the inviter on the buyer's first purchase, as one ``EntryKind.REFERRAL`` credit per ancestor. On
+that first purchase it also raises the inviter's tier when tiers are given for friends who bought
+(``referrals.tiers``; the inviter is locked for it even when his level pays nothing). Nothing else
+is written: the ledger entries are the record (``referrals.selectors`` finds each one's level
+through the closure table, which never changes under a paid reward, see ``referrals.services``). A
+refund needs nothing from here either: ``purchase_refund`` reverses these entries in proportion.
+When the program defers points (``accrual_delay_days``), the rewards go to each ancestor's pending
+points with the same release time as the buyer's cashback (``loyalty.locks`` locks credited
+customers' pending accounts for it), released by the nightly ``deferred`` job.
 
 The chain is read before the locks. It can change in between only if the owner re-links someone in
 it whose subtree has not bought yet, i.e. only before the buyer's first purchase; so on a first
@@ -104,7 +104,7 @@ class ReferralRewards:
         if not chain:
             return []
         calc = context.calculation
-        base = calc.eligible_total - calc.points
+        base = calc.cashback_base  # what cashback is a percentage of: money paid, not points
         # Deferred like the buyer's cashback when the program defers points: pending until the
         # nightly ``deferred`` job; a refund within the delay cancels them from pending.
         release_at = context.release_at

@@ -66,6 +66,12 @@ class PurchaseCalculation:
     cashback: Decimal
     certificate_points: Decimal = ZERO  # paid by a certificate, on top of ``points``
 
+    @property
+    def cashback_base(self) -> Decimal:
+        """The money paid for goods that earn: the eligible part less what points and a
+        certificate paid. Cashback and the referral rewards are percentages of it."""
+        return self.eligible_total - self.points - self.certificate_points
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -146,7 +152,7 @@ def calculate(
         if points_d > cap:
             raise RedemptionCapExceeded(cap=cap)
     cash = total_d - points_d - certificate
-    cashback = percent_of(eligible - points_d - certificate, cashback_percent)
+    cashback = percent_of(eligible - points_d - certificate, cashback_percent)  # cashback_base
     return PurchaseCalculation(
         total=total_d, excluded_total=excluded, unredeemable_total=unredeemable,
         eligible_total=eligible, redeemable_total=redeemable, balance=balance,

@@ -127,3 +127,20 @@ def test_presets_load_the_referral_section_without_warnings(sakura, elita):
     current = referral_program_get()
     assert current.first_purchase_bonus == D("50.00")
     assert current.levels_percent == [D("3.00"), D("1.00"), D("1.00")]
+
+
+def test_what_a_certificate_paid_earns_the_inviter_nothing_as_it_earns_no_cashback(sakura, branch):
+    from tests.campaigns.factories import certificate_make
+
+    # given Sakura's program (5% to the inviter) and Boris, invited by Anna, after his first sale
+    anna, boris = chain(2)
+    purchase_create(customer=boris, branch=branch, total="100.00")
+    gift = certificate_make(points=150, customer=boris)
+    before = balance(anna)
+    # when Boris pays 1 000 with his 150-point certificate and no points of his own
+    sale = purchase_create(customer=boris, branch=branch, total="1000.00", points="0",
+                           certificate_code=gift.code)
+    # then the base is the 850 paid in money, for his cashback and for Anna's 5% alike
+    assert rewards_of(sale) == [(anna.pk, 1, D("42.50"))]
+    assert balance(anna) - before == D("42.50")
+    assert ledger_verify().ok
