@@ -36,11 +36,13 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .money import ZERO
+from .validators import validate_currency, validate_language, validate_time_zone
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2}
@@ -82,6 +84,17 @@ class BusinessSettings(models.Model):
 
     def __str__(self) -> str:
         return self.name or str(_("Program settings"))
+
+    def clean(self) -> None:
+        errors = {}
+        for field, check in (("currency", validate_currency), ("timezone", validate_time_zone),
+                             ("language", validate_language)):
+            try:
+                check(getattr(self, field))
+            except ValidationError as error:
+                errors[field] = error
+        if errors:
+            raise ValidationError(errors)
 
     @classmethod
     def load(cls) -> "BusinessSettings":

@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
 from .exceptions import ProgramFileError
 from .models import Branch, BusinessSettings, Customer, Tier
 from .money import parse_amount
+from .validators import validate_currency, validate_language, validate_time_zone
 
 
 @dataclass
@@ -99,7 +101,21 @@ def _any(value, path):
 
 PERCENT = _number(Decimal(0), Decimal(100))
 
-BUSINESS = {"name": _text(), "currency": _text(3), "timezone": _text(64), "language": _text(8)}
+def _checked(check: Callable, validator: Callable) -> Callable:
+    """``check``, then a ``loyalty.validators`` function: its message names the problem."""
+    def both(value, path):
+        value = check(value, path)
+        try:
+            validator(value)
+        except ValidationError as error:
+            raise _Invalid(path, " ".join(str(m) for m in error.messages)) from None
+        return value
+    return both
+
+
+BUSINESS = {"name": _text(), "currency": _checked(_text(3), validate_currency),
+            "timezone": _checked(_text(64), validate_time_zone),
+            "language": _checked(_text(8), validate_language)}
 POINTS = {
     "welcome_bonus": _number(),
     "accrual_delay_days": _integer(0, 365),

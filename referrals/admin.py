@@ -5,7 +5,7 @@ Changing an inviter goes through ``referrals.services.referral_inviter_set`` fro
 admin's own save runs in a transaction, where a durable service cannot own its unit of work).
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -95,6 +95,15 @@ class PeriodForm(forms.Form):
                             widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("to (inclusive)"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if until is not None and until >= date.max:
+            self.add_error("until", _("Choose an earlier date."))
+        if since and until and since > until:
+            self.add_error("until", _("The end of the period is before its start."))
+        return cleaned
 
     def period(self) -> tuple[datetime | None, datetime | None]:
         zone = timezone.get_current_timezone()

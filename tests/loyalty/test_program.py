@@ -52,6 +52,9 @@ def test_elita_caps_and_expiry():
     ("points: {redeem_by_phone: maybe}", "points.redeem_by_phone"),
     ("tiers:\n  - {name: A, cashback_percent: 3, min_total_spent: 100}", "tiers[0].min_total_spent"),
     ("tiers: [", "YAML"),
+    ("business: {name: X, timezone: Mars/Olympus}", "business.timezone"),
+    ("business: {name: X, language: xx}", "business.language"),
+    ("business: {name: X, currency: rub}", "business.currency"),
 ])
 def test_invalid_file_names_the_key_and_changes_nothing(text, where):
     program_load("business: {name: Before}\ntiers:\n  - {name: T, cashback_percent: 1}")

@@ -61,6 +61,16 @@ def test_a_manager_corrects_an_inviter_but_not_the_programs_settings(sakura, cli
     assert manager.post(program, {"first_purchase_bonus": "999"}).status_code == 403
 
 
+@pytest.mark.parametrize("period,message", [
+    ({"until": "9999-12-31"}, "Choose an earlier date."),
+    ({"since": "2026-02-01", "until": "2026-01-01"}, "The end of the period is before its start."),
+])
+def test_a_period_the_statistics_cannot_show_is_explained(sakura, client, period, message):
+    page = staff_client(client, "Manager").get(reverse("admin:referrals_stats"), period,
+                                               HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and message in page.content.decode()
+
+
 def test_staff_without_a_role_does_not_see_the_statistics(db, client):
     assert staff_client(client, None).get(reverse("admin:referrals_stats")).status_code == 403
 
