@@ -137,8 +137,14 @@ def calculate(
         raise InvalidAmount()
     eligible = total_d - excluded
     redeemable = eligible - unredeemable
-    cap_percent = tier.max_redeem_percent if tier is not None else HUNDRED
-    cashback_percent = tier.cashback_percent if tier is not None else ZERO
+    if tier is not None:
+        cap_percent, cashback_percent = tier.max_redeem_percent, tier.cashback_percent
+    else:
+        # Below every tier (the owner made the lowest one start above 0): no cashback, and points
+        # capped as the strictest tier caps them, never the whole bill. A program without tiers
+        # caps nothing.
+        cap_percent = min((t.max_redeem_percent for t in program_get().tiers), default=HUNDRED)
+        cashback_percent = ZERO
     certificate = min(certificate_points,
                       money_down(redeemable * certificate_max_percent / HUNDRED))
     cap = min(money_down(redeemable * cap_percent / HUNDRED), redeemable - certificate)
@@ -176,7 +182,7 @@ def purchase_calculate(
     """
     if customer is None:
         tiers = program_get().tiers
-        tier = tiers[0] if tiers else None
+        tier = tiers[0] if tiers and tiers[0].min_total_spent <= 0 else None  # where he would start
         balance = ZERO
     else:
         tier = customer.tier

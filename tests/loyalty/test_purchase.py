@@ -105,6 +105,20 @@ def test_a_bill_above_the_largest_amount_is_refused_and_nothing_written(tiers, b
     assert not Operation.objects.exists()
 
 
+def test_below_every_tier_points_are_capped_as_the_strictest_tier_caps_them(tiers, branch):
+    # the owner made the lowest tier start at 1 000: a newcomer is in no tier
+    tiers[0].min_total_spent = D(1000)
+    tiers[0].save()
+    customer = customer_create()
+    points_adjust(customer=customer, amount=500, reason="welcome")
+    calc = purchase_calculate(customer=customer, total="100")
+    assert customer.tier is None
+    assert calc.max_redeem_percent == D(30) and calc.max_points == D("30.00")
+    assert calc.cashback == 0
+    with pytest.raises(RedemptionCapExceeded):
+        purchase_create(customer=customer, branch=branch, total="100", points="100")
+
+
 def test_same_request_id_gives_same_receipt_and_one_posting(tiers, branch):
     customer = customer_create()
     first = purchase_create(customer=customer, branch=branch, total=1000, request_id="r-1")
