@@ -31,6 +31,7 @@ from loyalty.services import (
     customer_register,
     purchase_create,
     purchase_refund,
+    purchase_refund_preview,
 )
 from loyalty.services.certificates import certificate_check
 from loyalty.services.purchases import PurchaseCalculation, calculate
@@ -441,6 +442,7 @@ def refund(request: HttpRequest, operation_id: int) -> HttpResponse:
             return _panel(request, "cashier/_refund_confirm.html", {
                 "operation": op, "amount": amount, "form": form,
                 "full": amount == op.refundable_total,
+                "shares": purchase_refund_preview(operation=op, amount=amount),
             })
         try:
             result = purchase_refund(
@@ -451,9 +453,10 @@ def refund(request: HttpRequest, operation_id: int) -> HttpResponse:
             form_add_loyalty_error(form, error)
         else:
             op = _operation_or_404(request, operation_id)
-            notice = _("Refunded %(amount)s: %(points)s points returned, %(cashback)s points of "
-                       "cashback taken back.") % {
-                "amount": amount_text(result.amount), "points": amount_text(result.points_returned),
+            notice = _("Refunded %(amount)s: give back %(cash)s in money; %(points)s points "
+                       "returned, %(cashback)s points of cashback taken back.") % {
+                "amount": amount_text(result.amount), "cash": amount_text(result.cash_returned),
+                "points": amount_text(result.points_returned),
                 "cashback": amount_text(result.cashback_reversed)}
             if result.debt > 0:
                 notice += " " + _("The customer had already spent %(debt)s of them: it is "

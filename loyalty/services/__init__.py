@@ -17,6 +17,7 @@ from .purchases import (
     purchase_calculate,
     purchase_create,
     purchase_refund,
+    purchase_refund_preview,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "purchase_calculate",
     "purchase_create",
     "purchase_refund",
+    "purchase_refund_preview",
 ]

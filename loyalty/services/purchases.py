@@ -101,6 +101,17 @@ class RefundReceipt:
     debt: Decimal
     balance: Decimal
     replayed: bool = False
+    cash_returned: Decimal = ZERO  # the money to hand back: the amount less the points' share
+
+
+@dataclass(frozen=True)
+class RefundShares:
+    """What refunding part of a sale gives back: ``cash`` in money, ``points`` to the customer,
+    and the ``cashback`` taken back from him."""
+
+    cash: Decimal
+    points: Decimal
+    cashback: Decimal
 
 
 def _amount(raw: object, *, field: str) -> Decimal:
@@ -423,6 +434,29 @@ def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     return money(value * part / whole)
 
 
+def _refund_shares(purchase: Operation, amount: Decimal, *, certificate: Decimal) -> RefundShares:
+    """The shares of refunding ``amount`` of ``purchase`` after what was refunded already.
+
+    Cumulative: the refunds of one sale add up to exactly its points and cashback. A
+    certificate's share of the redeemed points is not returned (it existed only for that sale),
+    and it is not money either."""
+    before, after = purchase.refunded_total, purchase.refunded_total + amount
+    paid_points = (_share(purchase.points, after, purchase.total)
+                   - _share(purchase.points, before, purchase.total))
+    cashback = (_share(purchase.cashback, after, purchase.total)
+                - _share(purchase.cashback, before, purchase.total))
+    points = paid_points - (_share(certificate, after, purchase.total)
+                            - _share(certificate, before, purchase.total))
+    return RefundShares(cash=amount - paid_points, points=points, cashback=cashback)
+
+
+def purchase_refund_preview(*, operation: Operation, amount: Decimal) -> RefundShares:
+    """What refunding ``amount`` of the sale ``operation`` would give back, for the till to show
+    before the cashier confirms (read without locks; ``purchase_refund`` computes it again)."""
+    return _refund_shares(operation, amount,
+                          certificate=certificate_points_of(operation_id=operation.pk))
+
+
 @transaction.atomic(durable=True)
 def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comment) -> RefundReceipt:
     customer_id = (
@@ -460,16 +494,9 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     if amount_d > remaining or remaining <= 0:
         raise RefundExceedsPurchase(remaining=remaining)
     before, after = purchase.refunded_total, purchase.refunded_total + amount_d
-    # Cumulative shares: the refunds of one sale add up to exactly its points and cashback.
-    paid_points = (_share(purchase.points, after, purchase.total)
-                   - _share(purchase.points, before, purchase.total))
-    cashback_back = (_share(purchase.cashback, after, purchase.total)
-                     - _share(purchase.cashback, before, purchase.total))
-    cash_back = amount_d - paid_points
-    # A certificate's share of the redeemed points is not returned: it existed only for that sale.
-    certificate = certificate_points_of(operation_id=purchase.pk)
-    points_back = paid_points - (_share(certificate, after, purchase.total)
-                                 - _share(certificate, before, purchase.total))
+    shares = _refund_shares(purchase, amount_d,
+                            certificate=certificate_points_of(operation_id=purchase.pk))
+    cash_back, points_back, cashback_back = shares.cash, shares.points, shares.cashback
     customer = accounts.customer
 
     refund = Operation(
@@ -534,7 +561,7 @@ def _purchase_refund(*, operation_id, amount, branch, cashier, request_id, comme
     return RefundReceipt(
         operation_id=refund.pk, origin_id=purchase.pk, customer_id=customer.pk, amount=amount_d,
         points_returned=points_back, cashback_reversed=cashback_back, debt=debt,
-        balance=accounts.available.balance,
+        balance=accounts.available.balance, cash_returned=cash_back,
     )
 
 
@@ -561,7 +588,7 @@ def _refund_receipt(refund: Operation, *, replayed: bool) -> RefundReceipt:
     return RefundReceipt(
         operation_id=refund.pk, origin_id=refund.origin_id, customer_id=refund.customer_id,
         amount=refund.total, points_returned=refund.points, cashback_reversed=refund.cashback,
-        debt=debt, balance=refund.balance_after, replayed=replayed,
+        debt=debt, balance=refund.balance_after, replayed=replayed, cash_returned=refund.cash,
     )
 
 

@@ -333,11 +333,16 @@ def test_a_refund_asks_first_then_refunds_part_of_the_sale(till, anna, cashier, 
     url = reverse("cashier:refund", args=[receipt.operation_id])
     asked = till.post(url, {"amount": "500", "request_id": "r1"}, **htmx())
     assert "Refund 500 of sale" in asked.content.decode()
+    # half of the bill: 350 of the 700 paid in money, 150 of the 300 points, 17.50 of the cashback
+    shares = asked.context["shares"]
+    assert (shares.cash, shares.points, shares.cashback) == (D("350.00"), D("150.00"), D("17.50"))
+    assert 'data-testid="refund-cash">350<' in asked.content.decode()
     assert not Operation.objects.filter(kind="refund").exists()
     done = till.post(url, {"amount": "500", "request_id": "r1", "confirm": "1"}, **htmx())
     again = till.post(url, {"amount": "500", "request_id": "r1", "confirm": "1"}, **htmx())
     assert Operation.objects.filter(kind="refund").count() == 1
-    assert "150 points returned, 17.50 points of cashback taken back" in done.content.decode()
+    assert ("give back 350 in money; 150 points returned, 17.50 points of cashback taken back"
+            in done.content.decode())
     assert again.status_code == 200
     assert spendable(anna) == D("467.50")  # 335 + 150 − 17.50
     assert done.context["operation"].refunded_total == D("500.00")

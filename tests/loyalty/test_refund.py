@@ -88,3 +88,26 @@ def test_refund_of_unknown_or_non_sale_operation(tiers, branch):
     sale = purchase_create(customer=customer, branch=branch, total=100)
     with pytest.raises(InvalidAmount):
         purchase_refund(operation_id=sale.operation_id, amount="-1")
+
+
+def test_the_preview_tells_the_money_to_give_back_as_the_refund_then_does(tiers, branch):
+    from loyalty.services import purchase_refund_preview
+    from tests.campaigns.factories import certificate_make
+
+    customer = customer_create()
+    points_adjust(customer=customer, amount=500, reason="gift")
+    gift = certificate_make(points=150, customer=customer)
+    # 1 000 paid with a 150-point certificate and 150 points (30% cap of 1 000 = 300 in all)
+    sale = purchase_create(customer=customer, branch=branch, total=1000, points=150,
+                           certificate_code=gift.code)
+    operation = Operation.objects.get(pk=sale.operation_id)
+    preview = purchase_refund_preview(operation=operation, amount=D(400))
+    # 400 of 1 000: 40% of the 300 paid in points is not money, so 400 − 120 = 280 goes back in
+    # money; of those 120, the certificate's 60 is not returned as points.
+    assert (preview.cash, preview.points) == (D("280.00"), D("60.00"))
+    refund = purchase_refund(operation_id=sale.operation_id, amount=400)
+    assert (refund.cash_returned, refund.points_returned, refund.cashback_reversed) == (
+        preview.cash, preview.points, preview.cashback)
+    assert purchase_refund(operation_id=sale.operation_id, amount=400,
+                           request_id=None).cash_returned == D("280.00")
+    assert ledger_verify().ok
