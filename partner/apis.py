@@ -27,7 +27,7 @@ from loyalty.exceptions import (
     OperationNotFound,
     RedeemByPhoneDisabled,
 )
-from loyalty.models import BusinessSettings, Customer
+from loyalty.models import BusinessSettings, Customer, OperationKind
 from loyalty.money import ZERO
 from loyalty.phones import normalize_phone
 from loyalty.program_cache import program_get
@@ -46,6 +46,7 @@ from .errors import (
     BadHeader,
     CertificateNeedsCustomer,
     InvalidChecksum,
+    NotASale,
     OneIdentifierRequired,
     PaymentCodeNotFound,
     WithdrawNotPermitted,
@@ -492,8 +493,10 @@ class OperationRefundApi(PartnerView):
     def post(self, request, id: int):  # noqa: A002
         data = self.body(serializers.RefundIn)
         original = selectors.operation_get(operation_id=id)
-        if original is None or original.origin_id is not None:
+        if original is None:
             raise OperationNotFound()
+        if original.kind != OperationKind.PURCHASE:
+            raise NotASale(id=original.pk)
         key = request.auth
         result = purchase_refund(
             operation_id=original.pk, amount=data.get("partialAmount"), branch=key.branch,

@@ -58,6 +58,13 @@ class CertificateNeedsCustomer(LoyaltyError):
 _API_CODES = {"certificateNotActive": ("notFound", 404)}
 
 
+class NotASale(LoyaltyError):
+    """A refund asked of an operation that is not a sale (a refund, a reward): it exists, so the
+    answer is not notFound."""
+
+    default_message = _("Only a sale can be refunded; operation %(id)s is not one.")
+
+
 class TagNotFound(LoyaltyError):
     """Tag ids that match no tag of the business."""
 

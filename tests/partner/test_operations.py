@@ -409,12 +409,18 @@ def test_refunding_more_than_is_left_is_refused(api, tiers):
     assert error_code(again) == (400, "invalidRefundAmount")
 
 
-def test_refunding_an_unknown_operation_or_a_refund_is_not_found(api, tiers):
+def test_refunding_an_unknown_operation_is_not_found_and_a_refund_is_a_bad_request(api, tiers):
     original = post(api, "/partner/v2/operations", sale(total=100)).json()
     refund = post(api, f"/partner/v2/operations/{original['id']}/refund", {"partialAmount": 1}).json()
-    for op_id in (424242, refund["id"]):
-        response = post(api, f"/partner/v2/operations/{op_id}/refund", {})
-        assert error_code(response) == (404, "notFound")
+    response = post(api, "/partner/v2/operations/424242/refund", {})
+    assert error_code(response) == (404, "notFound")
+    # the refund exists (GET answers it), it just is not a sale
+    assert api.get(f"/partner/v2/operations/{refund['id']}").status_code == 200
+    response = post(api, f"/partner/v2/operations/{refund['id']}/refund", {})
+    assert error_code(response) == (400, "badRequest")
+    assert response.json()["message"] == (f"Only a sale can be refunded; operation {refund['id']} "
+                                          "is not one.")
+    assert Operation.objects.filter(kind="refund").count() == 1
 
 
 def test_a_refund_retried_with_its_origin_request_id_refunds_once(api, tiers):
