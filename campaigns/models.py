@@ -70,10 +70,13 @@ class CampaignSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(birthday_points__gte=0, winback_points__gte=0, review_points__gte=0),
                 name="campaign_points_not_negative",
+                violation_error_message=_("Campaign points cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(birthday_max_redeem_percent__gte=0, birthday_max_redeem_percent__lte=100),
                 name="campaign_birthday_percent_range",
+                violation_error_message=_("The share of a bill the birthday points may pay must be "
+                                          "between 0 and 100 percent."),
             ),
         ]
 
@@ -147,14 +150,19 @@ class Certificate(models.Model):
                 fields=["customer", "reason", "period"], condition=~Q(period=""),
                 name="certificate_once_per_period",
             ),
-            models.CheckConstraint(condition=Q(points__gt=0), name="certificate_points_positive"),
-            models.CheckConstraint(condition=Q(price__gte=0), name="certificate_price_not_negative"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="certificate_points_positive",
+                violation_error_message=_("A certificate must be worth more than 0 points.")),
+            models.CheckConstraint(condition=Q(price__gte=0), name="certificate_price_not_negative",
+                violation_error_message=_("A certificate's price cannot be negative.")),
             models.CheckConstraint(
                 condition=Q(max_redeem_percent__gt=0, max_redeem_percent__lte=100),
                 name="certificate_percent_range",
+                violation_error_message=_("The share of a bill a certificate may pay must be more "
+                                          "than 0 and at most 100 percent."),
             ),
             models.CheckConstraint(condition=Q(valid_until__gte=models.F("valid_from")),
-                                   name="certificate_valid_range"),
+                                   name="certificate_valid_range",
+                violation_error_message=_("A certificate cannot end before it starts.")),
             models.CheckConstraint(
                 condition=Q(status="used", operation__isnull=False, used_points__isnull=False)
                 | (~Q(status="used") & Q(operation__isnull=True)),

@@ -79,7 +79,8 @@ class BusinessSettings(models.Model):
         verbose_name_plural = _("program settings")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="business_settings_singleton"),
-            models.CheckConstraint(condition=Q(welcome_bonus__gte=0), name="welcome_bonus_gte_0"),
+            models.CheckConstraint(condition=Q(welcome_bonus__gte=0), name="welcome_bonus_gte_0",
+                violation_error_message=_("The welcome bonus cannot be negative.")),
         ]
 
     def __str__(self) -> str:
@@ -158,12 +159,16 @@ class Tier(models.Model):
             models.CheckConstraint(
                 condition=Q(cashback_percent__gte=0, cashback_percent__lte=100),
                 name="tier_cashback_percent_range",
+                violation_error_message=_("Cashback must be between 0 and 100 percent."),
             ),
             models.CheckConstraint(
                 condition=Q(max_redeem_percent__gte=0, max_redeem_percent__lte=100),
                 name="tier_max_redeem_percent_range",
+                violation_error_message=_("The share of a bill points may pay must be between 0 "
+                                          "and 100 percent."),
             ),
-            models.CheckConstraint(condition=Q(min_total_spent__gte=0), name="tier_threshold_gte_0"),
+            models.CheckConstraint(condition=Q(min_total_spent__gte=0), name="tier_threshold_gte_0",
+                violation_error_message=_("The total spent to reach a tier cannot be negative.")),
         ]
 
     def __str__(self) -> str:

@@ -63,7 +63,8 @@ class ReferralProgram(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="referral_program_singleton"),
             models.CheckConstraint(condition=Q(first_purchase_bonus__gte=0),
-                                   name="referral_first_purchase_bonus_gte_0"),
+                                   name="referral_first_purchase_bonus_gte_0",
+                violation_error_message=_("The first-purchase bonus cannot be negative.")),
         ]
 
     def __str__(self) -> str:
@@ -93,9 +94,11 @@ class ReferralLevel(models.Model):
         ordering = ["level"]
         constraints = [
             models.UniqueConstraint(fields=["level"], name="referral_level_unique"),
-            models.CheckConstraint(condition=Q(level__gte=1), name="referral_level_gte_1"),
+            models.CheckConstraint(condition=Q(level__gte=1), name="referral_level_gte_1",
+                violation_error_message=_("Levels are numbered from 1 (the inviter).")),
             models.CheckConstraint(condition=Q(percent__gte=0, percent__lte=100),
-                                   name="referral_level_percent_range"),
+                                   name="referral_level_percent_range",
+                violation_error_message=_("A level's percent must be between 0 and 100.")),
         ]
 
     def __str__(self) -> str:
@@ -119,7 +122,8 @@ class TierInvites(models.Model):
         verbose_name_plural = _("tiers by invites")
         constraints = [
             models.CheckConstraint(condition=Q(min_effective_invites__gte=1),
-                                   name="tier_invites_gte_1"),
+                                   name="tier_invites_gte_1",
+                violation_error_message=_("At least one friend who bought is needed to give a tier.")),
         ]
 
     def __str__(self) -> str:

@@ -112,3 +112,18 @@ def test_program_settings_refuse_what_the_nightly_jobs_cannot_use(owner_client, 
                              HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200 and message in page.content.decode()
     assert getattr(BusinessSettings.load(), field) != value
+
+
+@pytest.mark.parametrize("language,message", [
+    ("en", "Cashback must be between 0 and 100 percent."),
+    ("ru", "Кешбэк — от 0 до 100 процентов."),
+])
+def test_a_tier_out_of_range_is_explained_not_named_by_its_constraint(owner_client, tiers,
+                                                                       language, message):
+    tier = tiers[0]
+    page = owner_client.post(f"/admin/loyalty/tier/{tier.pk}/change/", {
+        "name": tier.name, "position": tier.position, "cashback_percent": "150",
+        "max_redeem_percent": "30", "min_total_spent": "0"}, HTTP_ACCEPT_LANGUAGE=language)
+    text = page.content.decode()
+    assert page.status_code == 200 and message in text
+    assert "tier_cashback_percent_range" not in text

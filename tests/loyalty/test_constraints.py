@@ -90,3 +90,24 @@ def test_only_the_ledger_service_writes_entries():
         if writers.search(path.read_text(encoding="utf-8")):
             offenders.append(rel)
     assert offenders == []
+
+
+def test_every_rule_an_owner_can_break_in_the_admin_explains_itself():
+    from django.apps import apps
+    from django.db.models import CheckConstraint
+
+    owner_edits = {"welcome_bonus_gte_0", "tier_cashback_percent_range",
+                   "tier_max_redeem_percent_range", "tier_threshold_gte_0",
+                   "referral_first_purchase_bonus_gte_0", "referral_level_gte_1",
+                   "referral_level_percent_range", "tier_invites_gte_1",
+                   "campaign_points_not_negative", "campaign_birthday_percent_range",
+                   "certificate_points_positive", "certificate_price_not_negative",
+                   "certificate_percent_range", "certificate_valid_range"}
+    found = {}
+    for model in apps.get_models():
+        for constraint in model._meta.constraints:
+            if isinstance(constraint, CheckConstraint) and constraint.name in owner_edits:
+                found[constraint.name] = str(constraint.get_violation_error_message())
+    assert set(found) == owner_edits
+    for name, message in found.items():
+        assert name not in message and "violated" not in message, name
