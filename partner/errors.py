@@ -88,6 +88,10 @@ def _camel(code: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+# DRF messages that DRF does not mark for translation.
+_UNMARKED = {"No data provided": _("The body is empty: a JSON object is expected.")}
+
+
 def _flatten(detail, field: str = "") -> list[dict]:
     """DRF's nested error detail as the reference's flat ``errors[]`` (``receipt.total``)."""
     if isinstance(detail, dict):
@@ -104,7 +108,8 @@ def _flatten(detail, field: str = "") -> list[dict]:
             else:
                 out += _flatten(value, field)
         return out
-    item = {"errorCode": _camel(getattr(detail, "code", "invalid")), "message": str(detail)}
+    message = _UNMARKED.get(str(detail), str(detail))
+    item = {"errorCode": _camel(getattr(detail, "code", "invalid")), "message": str(message)}
     if field:
         item["field"] = field
     return [item]

@@ -1,5 +1,6 @@
 """Operations: calc, create (idempotent), list, get, refund, reward; every error code."""
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -266,6 +267,24 @@ def test_a_json_error_is_told_where_in_the_requests_language(api):
     response = api.post("/partner/v2/operations/calc", '{"receipt": {"total": NaN}}',
                         content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
     assert "NaN" in response.json()["message"]
+
+
+@pytest.mark.parametrize("path,body,message", [
+    ("/partner/v2/operations/reward", {"points": 1, "participants": []},
+     "Нужно не меньше элементов: 1."),
+    ("/partner/v2/operations/reward", {"points": 1, "participants": 5},
+     "Ожидался список, а получено значение типа «int»."),
+    ("/partner/v2/operations/reward", {"points": 1, "participants": [1], "silent": "maybe"},
+     "Нужно значение true или false."),
+    ("/partner/v2/operations/calc", [1], "Неверные данные: ожидался объект, а получено значение "
+                                         "типа list."),
+    ("/partner/v2/operations/calc", None, "Тело запроса пустое: ожидается объект JSON."),
+])
+def test_form_errors_speak_russian_when_asked(api, path, body, message):
+    response = api.post(path, json.dumps(body), content_type="application/json",
+                        HTTP_ACCEPT_LANGUAGE="ru")
+    assert error_code(response) == (400, "badRequest")
+    assert [e["message"] for e in response.json()["errors"]] == [message]
 
 
 def test_a_utf8_byte_order_mark_before_the_json_is_skipped(api, tiers):
