@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from loyalty.exceptions import LoyaltyError
+from loyalty.exceptions import InvalidPhone, LoyaltyError
 
 
 class InvalidChecksum(LoyaltyError):
@@ -115,6 +115,19 @@ def _flatten(detail, field: str = "") -> list[dict]:
     return [item]
 
 
+def _field_of(exc: LoyaltyError, request) -> str | None:
+    """The input a refusal is about, for ``errors[].field``, where one input is to blame: the
+    phone (``participant.phone`` in a body, ``phone`` in a query), the tag ids, the cursor."""
+    if isinstance(exc, InvalidPhone):
+        return "phone" if request is not None and request.method == "GET" else "participant.phone"
+    if isinstance(exc, TagNotFound):
+        data = getattr(request, "data", None)
+        return "tags" if isinstance(data, dict) and "tags" in data else "ids"
+    if isinstance(exc, BadCursor):
+        return "cursor"
+    return None
+
+
 def error_body(code: str, message: str, errors: list[dict] | None = None) -> dict:
     body = {"errorCode": code, "message": str(message)}
     if errors is not None:
@@ -125,7 +138,10 @@ def error_body(code: str, message: str, errors: list[dict] | None = None) -> dic
 def partner_exception_handler(exc, context):
     """Every error of the Partner API, in the reference's shape; None (a 500) only for bugs."""
     if isinstance(exc, LoyaltyError):
-        errors = [] if exc.code == "badRequest" else None
+        errors = None
+        if exc.code == "badRequest":
+            field = _field_of(exc, context.get("request"))
+            errors = [{"errorCode": "invalid", "message": str(exc), "field": field}] if field else []
         code, status = _API_CODES.get(exc.code, (exc.code, exc.status))
         return Response(error_body(code, str(exc), errors), status=status)
     if isinstance(exc, drf.ValidationError):

@@ -540,3 +540,15 @@ def test_a_sale_through_the_api_costs_a_fixed_number_of_statements(api, tiers,
 
     with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 10):
         assert post(api, "/partner/v2/operations", sale(total=500)).status_code == 200
+
+
+def test_a_refusal_about_one_input_names_it_in_errors(api, tiers):
+    response = post(api, "/partner/v2/operations", sale(phone="abc"))
+    assert error_code(response) == (400, "badRequest")
+    assert [e["field"] for e in response.json()["errors"]] == ["participant.phone"]
+    response = api.get("/partner/v2/customers/find", {"phone": "abc"})
+    assert [e["field"] for e in response.json()["errors"]] == ["phone"]
+    response = post(api, "/partner/v2/operations", {**sale(), "tags": [4242]})
+    assert [e["field"] for e in response.json()["errors"]] == ["tags"]
+    response = api.get("/partner/v2/operations", {"cursor": "garbage"})
+    assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
