@@ -11,15 +11,28 @@ class CertificateNotFound(NotFound):
     default_message = _("Certificate not found.")
 
 
+# The status CertificateNotActive names for a certificate whose first day is still ahead.
+NOT_VALID_YET = "not_valid_yet"
+
+
 class CertificateNotActive(LoyaltyError):
-    """The certificate was already used, was cancelled, or is outside its validity dates."""
+    """The certificate was already used, was cancelled, or is outside its validity dates.
+
+    ``status`` is the certificate's (``CertificateStatus``) or ``NOT_VALID_YET``; each has a
+    sentence of its own (a status word put into one sentence made ungrammatical Russian)."""
 
     code = "certificateNotActive"
-    default_message = _("This certificate cannot be used: it is %(status)s.")
+    default_message = _("This certificate cannot be used.")
+    messages = {
+        "used": _("This certificate has already been used."),
+        "expired": _("This certificate has expired."),
+        "cancelled": _("This certificate was cancelled."),
+        NOT_VALID_YET: _("This certificate is not valid yet."),
+    }
 
-
-# The status word shown in CertificateNotActive for a certificate whose first day is still ahead.
-NOT_VALID_YET = _("not valid yet")
+    def __init__(self, status: str | None = None) -> None:
+        self.status = status
+        super().__init__(self.messages.get(status, self.default_message))
 
 
 class CertificateNotYours(LoyaltyError):

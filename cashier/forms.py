@@ -11,6 +11,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.exceptions import (
     CertificateNotActive,
@@ -33,6 +34,7 @@ from loyalty.exceptions import (
 )
 from loyalty.money import MAX_AMOUNT, money, parse_amount
 from loyalty.phones import normalize_phone
+from loyalty.validators import validate_birthday
 
 from .templatetags.till import amount
 
@@ -164,7 +166,8 @@ class RegisterForm(forms.Form):
         label=_("Phone"), max_length=40,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
-    name = forms.CharField(label=_("Name"), max_length=200,
+    # "Name" alone is translated as a thing's name by another app's catalogue: a person's here.
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=200,
                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
     birthday = forms.DateField(label=_("Birthday"), required=False,
                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -179,6 +182,11 @@ class RegisterForm(forms.Form):
             return normalize_phone(self.cleaned_data["phone"])
         except InvalidPhone as exc:
             raise ValidationError(str(exc), code="invalid") from exc
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data.get("birthday")
+        validate_birthday(birthday)
+        return birthday
 
     def clean(self):
         """Check the friend before anything is written, so a typo never leaves half a registration."""

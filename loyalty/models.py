@@ -42,7 +42,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .money import ZERO
-from .validators import validate_currency, validate_language, validate_time_zone
+from .validators import validate_birthday, validate_currency, validate_language, validate_time_zone
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2}
@@ -260,6 +260,12 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or '—'} ({self.phone})"
+
+    def clean(self) -> None:
+        try:
+            validate_birthday(self.birthday)
+        except ValidationError as error:
+            raise ValidationError({"birthday": error}) from None
 
     @property
     def is_registered(self) -> bool:

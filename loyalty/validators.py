@@ -7,9 +7,11 @@ The nightly jobs read the time zone every night: a zone that does not exist stop
 
 import re
 import zoneinfo
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +29,17 @@ def validate_language(value: str) -> None:
     if value not in codes:
         raise ValidationError(_("The language must be one of: %(codes)s."), code="invalid",
                               params={"codes": ", ".join(codes)})
+
+
+def validate_birthday(value: date | None) -> None:
+    """A birthday the birthday campaign can use: not in the future, not over 120 years ago."""
+    if value is None:
+        return
+    today = timezone.localdate()
+    if value > today:
+        raise ValidationError(_("A birthday cannot be in the future."), code="invalid")
+    if value < today.replace(year=today.year - 120, day=min(today.day, 28)):
+        raise ValidationError(_("A birthday more than 120 years ago is a typo."), code="invalid")
 
 
 def validate_currency(value: str) -> None:

@@ -79,7 +79,7 @@ def certificate_cancel(*, certificate: Certificate) -> None:
         pk=certificate.pk, status=CertificateStatus.ACTIVE
     ).update(status=CertificateStatus.CANCELLED)
     if not changed:
-        raise CertificateNotActive(status=certificate.get_status_display())
+        raise CertificateNotActive(status=certificate.status)
 
 
 def certificates_expire(*, as_of: date) -> int:

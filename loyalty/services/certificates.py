@@ -46,21 +46,14 @@ def certificate_check(*, code: str, customer: Customer | None, lock: bool) -> Ce
     today = timezone.localdate()
     status = certificate_status_now(certificate, today=today)
     if status == CertificateStatus.ACTIVE and certificate.valid_from > today:
-        status = str(NOT_VALID_YET)
+        status = NOT_VALID_YET
     if status != CertificateStatus.ACTIVE:
-        raise CertificateNotActive(status=_status_label(status))
+        raise CertificateNotActive(status=status)
     if certificate.customer_id is not None and (
         customer is None or certificate.customer_id != customer.pk
     ):
         raise CertificateNotYours()
     return certificate
-
-
-def _status_label(status: str) -> str:
-    try:
-        return str(CertificateStatus(status).label)
-    except ValueError:
-        return status
 
 
 def certificate_mark_used(*, certificate: Certificate, operation: Operation,
@@ -74,7 +67,7 @@ def certificate_mark_used(*, certificate: Certificate, operation: Operation,
         operation=operation, customer=operation.customer,
     )
     if changed != 1:
-        raise CertificateNotActive(status=_status_label(CertificateStatus.USED))
+        raise CertificateNotActive(status=CertificateStatus.USED)
 
 
 def certificate_points_of(*, operation_id: int) -> Decimal:

@@ -176,7 +176,7 @@ def test_refusals_speak_russian_in_the_russian_interface(tiers, branch):
         purchase_create(customer=customer, branch=branch, total=1000,
                         certificate_code=certificate.code)
     with translation.override("ru"):
-        assert str(refused.value) == "Этот сертификат нельзя использовать: он использован."
+        assert str(refused.value) == "Этот сертификат уже использован."
 
 
 def test_a_certificate_code_is_found_in_any_case_for_the_till_search(db):

@@ -266,6 +266,23 @@ def test_registering_a_newcomer_credits_the_welcome_bonus(till, tiers):
     assert "Boris is registered. Welcome bonus: 100 points." in response.content.decode()
 
 
+@pytest.mark.parametrize("birthday,message", [
+    ("2030-01-01", "A birthday cannot be in the future."),
+    ("1800-01-01", "A birthday more than 120 years ago is a typo."),
+])
+def test_a_birthday_the_campaign_cannot_use_is_refused(till, tiers, birthday, message):
+    response = till.post(reverse("cashier:register"), {
+        "phone": "8 912 000-11-23", "name": "Boris", "birthday": birthday}, **htmx())
+    assert message in response.content.decode()
+    assert not Customer.objects.filter(phone="+79120001123").exists()
+
+
+def test_the_register_form_in_russian_asks_for_a_persons_name(till, tiers):
+    till.post("/i18n/setlang/", {"language": "ru", "next": "/till/"})
+    page = till.get(reverse("cashier:register")).content.decode()
+    assert "Имя" in page and "Название" not in page
+
+
 def test_registering_keeps_points_got_by_phone_number(till, tiers, branch):
     program_set(welcome_bonus=D(100))
     customer = customer_create(phone="+79120001122")

@@ -78,7 +78,7 @@ def test_an_unknown_code_is_refused_on_the_field(till, anna):
 def test_an_expired_certificate_is_refused_on_the_field(till, anna):
     old = certificate_make(points=100, customer=anna,
                            valid_from=timezone.localdate() - timedelta(days=40), valid_days=30)
-    assert _refusal(till, anna, old.code) == ["This certificate cannot be used: it is expired."]
+    assert _refusal(till, anna, old.code) == ["This certificate has expired."]
 
 
 def test_a_used_certificate_is_refused_on_the_field(till, anna, gift):
@@ -88,7 +88,7 @@ def test_a_used_certificate_is_refused_on_the_field(till, anna, gift):
                          {"request_id": "req-2", "total": "1000", "certificate_code": gift.code},
                          **htmx())
     assert response.context["form"].errors["certificate_code"] == [
-        "This certificate cannot be used: it is used."]
+        "This certificate has already been used."]
     assert Operation.objects.filter(kind="purchase").count() == 1
 
 

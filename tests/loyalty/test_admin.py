@@ -127,3 +127,18 @@ def test_a_tier_out_of_range_is_explained_not_named_by_its_constraint(owner_clie
     text = page.content.decode()
     assert page.status_code == 200 and message in text
     assert "tier_cashback_percent_range" not in text
+
+
+def test_a_birthday_in_the_future_is_refused_in_the_admin(owner_client, tiers):
+    from loyalty.models import Customer
+
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    customer = customer_create()
+    customer.birthday = "2099-01-01"
+    with translation.override("en"), pytest.raises(ValidationError) as err:
+        customer.full_clean()
+    with translation.override("en"):
+        assert err.value.message_dict == {"birthday": ["A birthday cannot be in the future."]}
+    assert Customer.objects.get(pk=customer.pk).birthday is None
