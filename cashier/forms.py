@@ -24,6 +24,7 @@ from campaigns.exceptions import (
 from loyalty.exceptions import (
     AlreadyRegistered,
     AmountTooLarge,
+    ExcludedExceedsTotal,
     InsufficientPoints,
     InvalidAmount,
     InvalidPhone,
@@ -43,6 +44,7 @@ ERROR_FIELDS: dict[type[LoyaltyError], str] = {
     InsufficientPoints: "points",
     RedemptionCapExceeded: "points",
     ReceiptNumberRequired: "receipt_number",
+    ExcludedExceedsTotal: "excluded_total",
     InvalidPhone: "phone",
     AlreadyRegistered: "phone",
     RefundExceedsPurchase: "amount",

@@ -37,6 +37,25 @@ class InvalidAmount(LoyaltyError):
     default_message = _("The amount is not valid.")
 
 
+class TotalNotPositive(InvalidAmount):
+    """A bill of zero (or less)."""
+
+    default_message = _("The bill total must be more than zero.")
+
+
+class ExcludedExceedsTotal(InvalidAmount):
+    """The part of the bill outside the program is larger than the bill."""
+
+    default_message = _("The part not in the program cannot be more than the bill.")
+
+
+class UnredeemableExceedsRest(InvalidAmount):
+    """The part points may not pay is larger than what the program's part of the bill leaves."""
+
+    default_message = _("The part that points may not pay cannot be more than the bill less the "
+                        "part not in the program.")
+
+
 class AmountTooLarge(InvalidAmount):
     """An amount above ``loyalty.money.MAX_AMOUNT`` (a barcode typed or scanned into the bill)."""
 

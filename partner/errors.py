@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from loyalty.exceptions import InvalidPhone, LoyaltyError
+from loyalty.exceptions import (
+    ExcludedExceedsTotal,
+    InvalidPhone,
+    LoyaltyError,
+    TotalNotPositive,
+    UnredeemableExceedsRest,
+)
 
 
 class InvalidChecksum(LoyaltyError):
@@ -125,7 +131,14 @@ def _field_of(exc: LoyaltyError, request) -> str | None:
         return "tags" if isinstance(data, dict) and "tags" in data else "ids"
     if isinstance(exc, BadCursor):
         return "cursor"
+    amount = _AMOUNT_FIELDS.get(type(exc))
+    if amount:  # a query string (customers/find) or a body's receipt
+        return amount if request is not None and request.method == "GET" else f"receipt.{amount}"
     return None
+
+
+_AMOUNT_FIELDS = {TotalNotPositive: "total", ExcludedExceedsTotal: "skipLoyaltyTotal",
+                  UnredeemableExceedsRest: "unredeemableTotal"}
 
 
 def error_body(code: str, message: str, errors: list[dict] | None = None) -> dict:

@@ -19,6 +19,7 @@ from .. import rows
 from ..exceptions import (
     AmountTooLarge,
     CustomerBlocked,
+    ExcludedExceedsTotal,
     InsufficientPoints,
     InvalidAmount,
     OperationNotFound,
@@ -27,6 +28,8 @@ from ..exceptions import (
     RedemptionCapExceeded,
     RefundExceedsPurchase,
     RequestIdReused,
+    TotalNotPositive,
+    UnredeemableExceedsRest,
 )
 from ..extensions import PurchaseContext, purchase_extensions
 from ..locks import CustomerAccounts, customer_accounts_lock
@@ -144,8 +147,12 @@ def calculate(
     total_d = _amount(total, field="total")
     excluded = _amount(excluded_total, field="excluded_total")
     unredeemable = _amount(unredeemable_total, field="unredeemable_total")
-    if total_d <= 0 or excluded > total_d or unredeemable > total_d - excluded:
-        raise InvalidAmount()
+    if total_d <= 0:
+        raise TotalNotPositive()
+    if excluded > total_d:
+        raise ExcludedExceedsTotal()
+    if unredeemable > total_d - excluded:
+        raise UnredeemableExceedsRest()
     eligible = total_d - excluded
     redeemable = eligible - unredeemable
     if tier is not None:

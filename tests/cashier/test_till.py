@@ -181,6 +181,13 @@ def test_a_barcode_typed_into_the_bill_is_refused_not_booked(till, anna, view):
     assert not Operation.objects.filter(kind="purchase").exists()
 
 
+def test_a_part_not_in_the_program_larger_than_the_bill_is_explained_on_its_field(till, anna):
+    response = till.post(reverse("cashier:calc", args=[anna.pk]),
+                         sale(total="1000", excluded_total="1500"), **htmx())
+    assert response.context["form"].errors["excluded_total"] == [
+        "The part not in the program cannot be more than the bill."]
+
+
 def test_the_excluded_part_earns_nothing_and_cannot_be_paid_with_points(till, anna):
     response = till.post(reverse("cashier:calc", args=[anna.pk]),
                          sale(total="1000", excluded_total="400"), **htmx())

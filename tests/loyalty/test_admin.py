@@ -130,10 +130,10 @@ def test_a_tier_out_of_range_is_explained_not_named_by_its_constraint(owner_clie
 
 
 def test_a_birthday_in_the_future_is_refused_in_the_admin(owner_client, tiers):
-    from loyalty.models import Customer
-
     from django.core.exceptions import ValidationError
     from django.utils import translation
+
+    from loyalty.models import Customer
 
     customer = customer_create()
     customer.birthday = "2099-01-01"

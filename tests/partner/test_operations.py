@@ -552,3 +552,9 @@ def test_a_refusal_about_one_input_names_it_in_errors(api, tiers):
     assert [e["field"] for e in response.json()["errors"]] == ["tags"]
     response = api.get("/partner/v2/operations", {"cursor": "garbage"})
     assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
+    response = post(api, "/partner/v2/operations/calc", {
+        "participant": {"phone": "+79160000001"},
+        "receipt": {"total": 100, "skipLoyaltyTotal": 150}})
+    assert response.json()["errors"] == [{
+        "errorCode": "invalid", "field": "receipt.skipLoyaltyTotal",
+        "message": "The part not in the program cannot be more than the bill."}]
