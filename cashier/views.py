@@ -34,7 +34,7 @@ from loyalty.services import (
     purchase_refund_preview,
 )
 from loyalty.services.certificates import certificate_check
-from loyalty.services.purchases import PurchaseCalculation, calculate
+from loyalty.services.purchases import PurchaseCalculation, calculate, redeem_cap_percent
 from referrals.services import referral_link
 
 from . import selectors
@@ -138,6 +138,7 @@ def _sale_context(request: HttpRequest, customer: Customer, *, program: Business
             birthday=customer.birthday, today=timezone.localdate(),
             days_before=campaigns.birthday_days_before, days_after=campaigns.birthday_valid_days),
         "review_form": review_form,
+        "redeem_percent": redeem_cap_percent(customer.tier),
     }
 
 

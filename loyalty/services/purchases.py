@@ -126,6 +126,17 @@ def _amount(raw: object, *, field: str) -> Decimal:
     return money(value)
 
 
+def redeem_cap_percent(tier: Tier | None) -> Decimal:
+    """The share of a bill a customer of ``tier`` may pay with points.
+
+    Below every tier (the owner made the lowest one start above 0) it is the strictest tier's
+    share, never the whole bill (he earns no cashback there either); a program without tiers caps
+    nothing."""
+    if tier is not None:
+        return tier.max_redeem_percent
+    return min((t.max_redeem_percent for t in program_get().tiers), default=HUNDRED)
+
+
 def calculate(
     *,
     tier: Tier | None,
@@ -155,14 +166,8 @@ def calculate(
         raise UnredeemableExceedsRest()
     eligible = total_d - excluded
     redeemable = eligible - unredeemable
-    if tier is not None:
-        cap_percent, cashback_percent = tier.max_redeem_percent, tier.cashback_percent
-    else:
-        # Below every tier (the owner made the lowest one start above 0): no cashback, and points
-        # capped as the strictest tier caps them, never the whole bill. A program without tiers
-        # caps nothing.
-        cap_percent = min((t.max_redeem_percent for t in program_get().tiers), default=HUNDRED)
-        cashback_percent = ZERO
+    cap_percent = redeem_cap_percent(tier)
+    cashback_percent = tier.cashback_percent if tier is not None else ZERO
     certificate = min(certificate_points,
                       money_down(redeemable * certificate_max_percent / HUNDRED))
     cap = min(money_down(redeemable * cap_percent / HUNDRED), redeemable - certificate)

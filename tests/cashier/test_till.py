@@ -188,6 +188,23 @@ def test_a_part_not_in_the_program_larger_than_the_bill_is_explained_on_its_fiel
         "The part not in the program cannot be more than the bill."]
 
 
+def test_a_blocked_customer_is_shown_as_such_with_no_sale_form(till, anna):
+    anna.is_blocked = True
+    anna.save()
+    page = till.get(reverse("cashier:customer", args=[anna.pk])).content.decode()
+    assert 'data-testid="blocked"' in page and "nothing: the customer is blocked" in page
+    assert reverse("cashier:sell", args=[anna.pk]) not in page
+
+
+def test_below_every_tier_the_till_shows_the_strictest_cap(till, anna, tiers):
+    tiers[0].min_total_spent = D(1000)
+    tiers[0].save()
+    anna.tier = None
+    anna.save()
+    page = till.get(reverse("cashier:customer", args=[anna.pk])).content.decode()
+    assert "up to 30% of the bill" in page
+
+
 def test_the_excluded_part_earns_nothing_and_cannot_be_paid_with_points(till, anna):
     response = till.post(reverse("cashier:calc", args=[anna.pk]),
                          sale(total="1000", excluded_total="400"), **htmx())
@@ -247,8 +264,9 @@ def test_a_refused_sale_shows_the_reason_on_the_form_and_writes_nothing(till, an
 
 def test_a_blocked_customer_is_refused(till, anna):
     Customer.objects.filter(pk=anna.pk).update(is_blocked=True)
+    # (blocked while his page was open at the till)
     response = till.post(reverse("cashier:sell", args=[anna.pk]), sale(total="1000"), **htmx())
-    assert "This customer is blocked." in response.content.decode()
+    assert "The owner blocked this customer" in response.content.decode()
     assert not Operation.objects.filter(kind="purchase").exists()
 
 
