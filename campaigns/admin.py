@@ -18,6 +18,7 @@ from loyalty.exceptions import LoyaltyError
 from loyalty.models import Customer
 from loyalty.phones import try_normalize_phone
 
+from .exceptions import CertificateNotActive
 from .models import (
     SECRET_KINDS,
     Broadcast,
@@ -117,11 +118,25 @@ class CertificateAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel the selected certificates"), permissions=["change"])
     def cancel(self, request, queryset):
+        """Asks first, listing what will stop working (and which were sold), then cancels."""
+        active = queryset.filter(status=CertificateStatus.ACTIVE).select_related("customer")
+        if "apply" not in request.POST:
+            return TemplateResponse(request, "admin/campaigns/cancel_certificates.html", {
+                **self.admin_site.each_context(request),
+                "title": _("Cancel certificates"),
+                "certificates": list(active.order_by("pk")),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            })
         done = 0
-        for certificate in queryset.filter(status=CertificateStatus.ACTIVE):
-            certificate_cancel(certificate=certificate)
+        for certificate in active:
+            try:
+                certificate_cancel(certificate=certificate)
+            except CertificateNotActive:
+                continue  # used at a till meanwhile
             done += 1
         self.message_user(request, _("%(n)d certificate(s) cancelled.") % {"n": done})
+        return None
 
 
 class ReviewMarkForm(forms.Form):

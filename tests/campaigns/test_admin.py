@@ -72,3 +72,23 @@ def test_broadcast_form_previews_the_count_and_the_action_sends(client, owner):
                                   "jobrun", "reviewmark"])
 def test_every_campaigns_admin_page_opens(client, owner, name):
     assert client.get(reverse(f"admin:campaigns_{name}_changelist")).status_code == 200
+
+
+def test_cancelling_certificates_asks_first_and_warns_about_sold_ones(client, owner):
+    from campaigns.models import CertificateStatus
+
+    plain = certificate_make(points=100)
+    sold = certificate_make(points=3000)
+    Certificate.objects.filter(pk=sold.pk).update(price=D(3000), reason=CertificateReason.SOLD)
+    url = reverse("admin:campaigns_certificate_changelist")
+    asked = client.post(url, {"action": "cancel", "_selected_action": [plain.pk, sold.pk]},
+                        HTTP_ACCEPT_LANGUAGE="en")
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "This cannot be undone." in page
+    assert 'data-testid="sold"' in page and sold.code in page
+    assert set(Certificate.objects.values_list("status", flat=True)) == {CertificateStatus.ACTIVE}
+    done = client.post(url, {"action": "cancel", "_selected_action": [plain.pk, sold.pk],
+                             "apply": "1"})
+    assert done.status_code == 302
+    assert set(Certificate.objects.values_list("status", flat=True)) == {
+        CertificateStatus.CANCELLED}
