@@ -242,7 +242,8 @@ def calc(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Live calculation while the cashier types (writes nothing)."""
     customer = _customer_or_404(customer_id)
     program = program_get().settings
-    form = SaleForm(request.POST, receipt_number_required=program.receipt_number_required)
+    # The receipt number is asked for at confirmation: the figures show while it is still empty.
+    form = SaleForm(request.POST, receipt_number_required=False)
     calc = _calculate(form, customer, program) if form.data.get("total") else None
     return render(request, "cashier/_calc.html", {
         "customer": customer, "form": form, "calc": calc, "program": program,

@@ -277,6 +277,12 @@ def test_a_required_receipt_number_is_asked_for(till, anna):
     assert not Operation.objects.filter(kind="purchase").exists()
 
 
+def test_the_calculation_shows_while_the_required_receipt_number_is_still_empty(till, anna):
+    program_set(receipt_number_required=True)
+    response = till.post(reverse("cashier:calc", args=[anna.pk]), sale(total="1000"), **htmx())
+    assert response.context["calc"].cash == D("700.00")
+
+
 # --- Registering --------------------------------------------------------------------------------
 
 def test_registering_a_newcomer_credits_the_welcome_bonus(till, tiers):
