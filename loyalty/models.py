@@ -94,6 +94,13 @@ class BusinessSettings(models.Model):
                 check(getattr(self, field))
             except ValidationError as error:
                 errors[field] = error
+        if not self.redeem_by_phone:
+            # Payment codes come with the customer's web card, which is not built yet: until then
+            # this switch would leave no way at all to redeem points, at the till or by the API.
+            errors["redeem_by_phone"] = ValidationError(_(
+                "Payment codes are not issued yet (they come with the customer's web card): "
+                "without redeeming by phone number, no points could be redeemed at all."),
+                code="no_payment_codes")
         if errors:
             raise ValidationError(errors)
 

@@ -100,6 +100,7 @@ def test_cashier_cannot_open_the_admin(client):
     ("timezone", "Mars/Olympus", "is not a time zone"),
     ("language", "xx", "The language must be one of: ru, en."),
     ("currency", "руб", "three-letter ISO 4217 code"),
+    ("redeem_by_phone", "", "Payment codes are not issued yet"),
 ])
 def test_program_settings_refuse_what_the_nightly_jobs_cannot_use(owner_client, field, value, message):
     from loyalty.models import BusinessSettings
@@ -108,10 +109,12 @@ def test_program_settings_refuse_what_the_nightly_jobs_cannot_use(owner_client, 
     form = {"name": "Sakura", "currency": "RUB", "timezone": "Europe/Moscow", "language": "ru",
             "welcome_bonus": "0", "accrual_delay_days": "0", "redeem_by_phone": "on",
             field: value}
+    if not value:
+        del form[field]  # an unticked checkbox is not sent
     page = owner_client.post("/admin/loyalty/businesssettings/1/change/", form,
                              HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200 and message in page.content.decode()
-    assert getattr(BusinessSettings.load(), field) != value
+    assert getattr(BusinessSettings.load(), field) != (value or False)
 
 
 @pytest.mark.parametrize("language,message", [
