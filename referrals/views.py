@@ -60,9 +60,36 @@ class CodeForm(forms.Form):
         return code
 
 
+_PATRONYMIC = re.compile(r"(вич|вна|чна|оглы|кызы)$", re.IGNORECASE)
+_SURNAME = re.compile(r"(ов|ова|ев|ева|ёв|ёва|ин|ина|ын|ына|ский|ская|цкий|цкая|ко|ук|юк|ых|их)$",
+                      re.IGNORECASE)
+
+
+def first_name(full_name: str) -> str:
+    """The given name in a stored name, which may be "Имя", "Имя Фамилия", or, imported from a
+    ФИО column, "Фамилия Имя" and "Фамилия Имя Отчество": a patronymic last, or a first word
+    with a surname's ending before one without, mark the surname-first order."""
+    words = full_name.split()
+    if len(words) >= 3 and _PATRONYMIC.search(words[-1]):
+        return words[-2]
+    if len(words) == 2 and _surname_like(words[0]) and not _surname_like(words[1]):
+        return words[1]
+    return words[0] if words else ""
+
+
+# Given names that end as surnames do.
+_GIVEN = frozenset({"ирина", "марина", "галина", "полина", "алина", "карина", "кристина",
+                    "екатерина", "валентина", "ангелина", "нина", "регина", "зарина", "арина",
+                    "вениамин", "мартин", "фатима", "ефим"})
+
+
+def _surname_like(word: str) -> bool:
+    return word.lower() not in _GIVEN and bool(_SURNAME.search(word))
+
+
 def _first_name(customer: Customer) -> str:
     # The page is public: show the inviter's first name only, never his phone number.
-    return (customer.name or "").split(" ")[0]
+    return first_name(customer.name or "")
 
 
 def _ticket_salt(code: str) -> str:

@@ -214,3 +214,15 @@ def test_refusals_and_the_join_page_speak_russian(sakura, client):
                              "code": "000000" if code_sent_to("+79165551234") != "000000"
                              else "111111"}, HTTP_ACCEPT_LANGUAGE="ru")
     assert "Неверный код. Осталось попыток: 4." in page.content.decode()
+
+
+@pytest.mark.parametrize("stored,shown", [
+    ("Иван", "Иван"), ("Иван Попов", "Иван"), ("Попова Мария", "Мария"),
+    ("Попова Мария Ивановна", "Мария"), ("Кузнецов Алексей Петрович", "Алексей"),
+    ("Anna Smith", "Anna"), ("", ""), ("Мария Соколова", "Мария"),
+    ("Ирина Петрова", "Ирина"), ("Петрова Ирина", "Ирина"),
+])
+def test_the_invitation_greets_with_the_given_name_whatever_the_order(stored, shown):
+    from referrals.views import first_name
+
+    assert first_name(stored) == shown
