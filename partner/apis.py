@@ -5,9 +5,10 @@ Every view authenticates ``companyId:apiKey`` (HTTP Basic), answers JSON in the 
 each response with a fresh ``X-Request-Id`` and ``X-Timestamp`` (echoing ``X-Origin-Request-Id``).
 """
 
+import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -61,12 +62,19 @@ from .services import customer_tags_apply, customer_tags_set, request_id_for, re
 
 def parse_timestamp(text: str) -> datetime:
     """ISO-8601 in the spellings clients send: ``2016-07-08T13:17:39,245+00:00``, ``...Z``,
-    ``...+0300``, with or without fractions. Raises ``ValueError``."""
+    ``...+0300``, with or without fractions; also ``T24:00:00`` (the end of the day: the next
+    day's midnight) and a leap second ``:60`` (read as the second before). Raises
+    ``ValueError``."""
     value = text.strip().replace(",", ".")
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     if len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit() and "T" in value:
         value = value[:-2] + ":" + value[-2:]  # +0300 → +03:00
+    end_of_day = re.search(r"T24:00(:00(\.0+)?)?(?=[+-]|$)", value)
+    if end_of_day:
+        value = value[:end_of_day.start()] + "T00:00" + value[end_of_day.end():]
+        return datetime.fromisoformat(value) + timedelta(days=1)
+    value = re.sub(r"(T\d\d:\d\d):60", r"\1:59", value)
     return datetime.fromisoformat(value)
 
 

@@ -126,9 +126,23 @@ def test_every_response_has_a_fresh_request_id_and_timestamp_and_echoes_the_orig
     "2016-07-08T16:17:39+03:00",
     "2016-07-08T16:17:39+0300",
     "2016-07-08T13:17:39.245123",
+    "2016-07-08T24:00:00Z",  # the end of the day
+    "2016-12-31T23:59:60Z",  # a leap second
 ])
 def test_x_timestamp_is_read_in_any_sane_iso_8601_spelling(api, stamp):
     assert api.get("/partner/v2/settings", HTTP_X_TIMESTAMP=stamp).status_code == 200
+
+
+def test_the_end_of_the_day_and_a_leap_second_read_as_the_instants_they_name():
+    from datetime import UTC, datetime
+
+    from partner.apis import parse_timestamp
+
+    assert parse_timestamp("2016-07-08T24:00:00Z") == datetime(2016, 7, 9, tzinfo=UTC)
+    assert parse_timestamp("2016-07-08T24:00+03:00").isoformat() == "2016-07-09T00:00:00+03:00"
+    assert parse_timestamp("2016-12-31T23:59:60Z") == datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_timestamp("2016-07-08T24:30:00Z")
 
 
 def test_an_unreadable_x_timestamp_is_bad_request(api):
