@@ -39,8 +39,39 @@ from .services.notifications import notification_queue
 from .services.reviews import review_mark
 
 
+class PlatformsField(forms.CharField):
+    """The review platforms as the owner types them: one per line (or separated by commas), not
+    as JSON; stored as the list of names."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        names = [part.strip() for line in text.splitlines() for part in line.split(",")]
+        unique = list(dict.fromkeys(n for n in names if n))
+        if any(len(n) > 50 for n in unique):
+            raise forms.ValidationError(_("A platform's name is at most 50 characters."))
+        return unique
+
+
+class CampaignSettingsForm(forms.ModelForm):
+    review_platforms = PlatformsField(
+        label=_("review platforms"), required=False,
+        help_text=_("Maps services a review counts on, one per line: 2GIS, Yandex Maps."))
+
+    class Meta:
+        model = CampaignSettings
+        fields = ["review_platforms"]  # the rest come from the admin's fieldsets
+
+
 @admin.register(CampaignSettings)
 class CampaignSettingsAdmin(admin.ModelAdmin):
+    form = CampaignSettingsForm
     fieldsets = [
         (_("Birthday gift"), {"fields": ["birthday_points", "birthday_days_before",
                                           "birthday_valid_days", "birthday_max_redeem_percent"]}),

@@ -92,3 +92,20 @@ def test_cancelling_certificates_asks_first_and_warns_about_sold_ones(client, ow
     assert done.status_code == 302
     assert set(Certificate.objects.values_list("status", flat=True)) == {
         CertificateStatus.CANCELLED}
+
+
+def test_review_platforms_are_typed_one_per_line_not_as_json(client, owner):
+    from campaigns.models import CampaignSettings
+
+    settings = CampaignSettings.load()
+    url = reverse("admin:campaigns_campaignsettings_change", args=[settings.pk])
+    form = {f: getattr(settings, f) for f in (
+        "birthday_points", "birthday_days_before", "birthday_valid_days",
+        "birthday_max_redeem_percent", "winback_points", "winback_after_days",
+        "winback_valid_days", "review_points", "review_valid_days", "expiry_reminder_days")}
+    page = client.get(url).content.decode()
+    assert "review_platforms" in page
+    response = client.post(url, {**form, "review_platforms": "Yandex Maps, 2GIS\n\n2GIS\nGoogle"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert CampaignSettings.load().review_platforms == ["Yandex Maps", "2GIS", "Google"]
+    assert "Yandex Maps\n2GIS\nGoogle" in client.get(url).content.decode()
