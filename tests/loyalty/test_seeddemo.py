@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from loyalty.ledger_check import ledger_verify
 from loyalty.models import Customer, ImportBatch, ImportState, Operation
@@ -23,6 +24,15 @@ def test_seeddemo_builds_a_business_through_the_services(tiers, branch):
     months = {d.month for d in sales.values_list("created_at", flat=True)}
     assert len(months) >= 3  # spread over the period, not all "now"
     assert Operation.objects.filter(kind="refund").exists()
+    assert not Operation.objects.filter(created_at__gt=timezone.now()).exists()  # none ahead
+    # a woman's given name goes with a woman's surname
+    from loyalty.management.commands.seeddemo import FEMALE
+
+    for name in Customer.objects.exclude(name="").values_list("name", flat=True):
+        words = name.split()
+        given = next((w for w in words if w in FEMALE), None)
+        surname = next(w for w in words if w != given and w[0].isupper()) if given else None
+        assert given is None or surname.endswith("а"), name
     assert ledger_verify().ok
 
 

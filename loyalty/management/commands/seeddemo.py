@@ -37,10 +37,19 @@ from loyalty.services import customer_register, purchase_calculate, purchase_cre
 from loyalty.services.customers import customer_get_or_create_by_phone
 from loyalty.services.imports import import_batch_create, import_batch_run
 
-FIRST = ["Анна", "Мария", "Елена", "Ольга", "Ирина", "Дмитрий", "Алексей", "Сергей", "Иван",
-         "Наталья", "Татьяна", "Андрей", "Павел", "Юлия", "Екатерина", "Михаил", "Никита"]
-LAST = ["Иванова", "Смирнова", "Кузнецова", "Попова", "Соколов", "Лебедев", "Козлов", "Новиков",
-        "Морозова", "Петров", "Волкова", "Соловьёв", "Васильева", "Зайцев", "Павлова"]
+FEMALE = ["Анна", "Мария", "Елена", "Ольга", "Ирина", "Наталья", "Татьяна", "Юлия", "Екатерина"]
+MALE = ["Дмитрий", "Алексей", "Сергей", "Иван", "Андрей", "Павел", "Михаил", "Никита"]
+# A surname's masculine form; the feminine adds "а".
+SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Козлов", "Новиков",
+            "Морозов", "Петров", "Волков", "Соловьёв", "Васильев", "Зайцев", "Павлов"]
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    """A given name and a surname of the same gender."""
+    female = rng.random() < 0.55
+    first = rng.choice(FEMALE if female else MALE)
+    last = rng.choice(SURNAMES) + ("а" if female else "")
+    return first, last
 SOURCES = ["", "Instagram", "ВКонтакте", "сайт", "рекомендация", "вывеска"]
 # Relative turnover by calendar month (Jan..Dec): a January dip, summer and December peaks.
 SEASON = [0.7, 0.8, 0.9, 0.9, 1.0, 1.2, 1.3, 1.3, 1.0, 0.9, 1.0, 1.6]
@@ -175,7 +184,7 @@ class Command(BaseCommand):
             if kind == "join":
                 if rng.random() < 0.9:
                     customer = customer_register(
-                        phone=phone, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                        phone=phone, name="{} {}".format(*_person(rng)),
                         source=rng.choice(SOURCES), consent_messages=rng.random() < 0.7,
                     )
                     registered = True
@@ -219,7 +228,7 @@ class Command(BaseCommand):
             birthday = (f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}."
                         f"{rng.randrange(1955, 2005)}" if rng.random() < 0.6 else "")
             balance = str(rng.randrange(50, 1500)) if rng.random() < 0.4 else ""
-            lines.append(f"{_phone_spelling(rng, phone)};{rng.choice(LAST)} {rng.choice(FIRST)};"
+            lines.append(f"{_phone_spelling(rng, phone)};{' '.join(reversed(_person(rng)))};"
                          f"{birthday};{balance}")
         batch = import_batch_create(data="\n".join(lines).encode("utf-8"),
                                     file_name="old-base.csv")
@@ -264,6 +273,8 @@ class Command(BaseCommand):
         for pk, total, created_at in sales:
             amount = None if ctx.rng.random() < 0.6 else (total / 2).quantize(Decimal(1))
             receipt = purchase_refund(operation_id=pk, amount=amount, comment="demo")
+            # A few hours or days after the sale, never later than now.
+            later = created_at + timedelta(hours=ctx.rng.randrange(1, 72))
             Operation.objects.filter(pk=receipt.operation_id).update(
-                created_at=created_at + timedelta(hours=ctx.rng.randrange(1, 72)))
+                created_at=min(later, max(created_at, timezone.now())))
         return len(sales)
