@@ -181,6 +181,14 @@ class Tier(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # Two tiers from the same total would make a customer's tier a matter of chance.
+        same = Tier.objects.filter(min_total_spent=self.min_total_spent).exclude(pk=self.pk)
+        if self.min_total_spent is not None and same.exists():
+            raise ValidationError({"min_total_spent": _(
+                "The tier “%(other)s” already starts at this total: each tier needs its own.")
+                % {"other": same.first().name}})
+
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)

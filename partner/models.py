@@ -20,6 +20,7 @@ several hours, so a receiver that is down for an hour loses nothing.
 import hashlib
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -107,6 +108,11 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.url}"
+
+    def clean(self) -> None:
+        # The deliveries are HTTP POSTs: an ftp:// (or any other) address could never receive one.
+        if self.url and not self.url.lower().startswith(("http://", "https://")):
+            raise ValidationError({"url": _("A webhook's address starts with https:// (or http://).")})
 
 
 class DeliveryStatus(models.TextChoices):

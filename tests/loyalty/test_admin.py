@@ -145,3 +145,11 @@ def test_a_birthday_in_the_future_is_refused_in_the_admin(owner_client, tiers):
     with translation.override("en"):
         assert err.value.message_dict == {"birthday": ["A birthday cannot be in the future."]}
     assert Customer.objects.get(pk=customer.pk).birthday is None
+
+
+def test_two_tiers_cannot_start_at_the_same_total(owner_client, tiers):
+    page = owner_client.post("/admin/loyalty/tier/add/", {
+        "name": "Twin", "position": "7", "cashback_percent": "6", "max_redeem_percent": "30",
+        "min_total_spent": "10000"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert "The tier “Silver” already starts at this total" in page.content.decode()

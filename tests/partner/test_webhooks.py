@@ -416,3 +416,17 @@ def test_a_batch_is_sent_one_task_per_delivery_named_by_pk_or_request_id(tiers, 
     webhooks_send_many([made[0].pk, str(made[1].request_id), made[2].pk,
                         "00000000-0000-4000-8000-000000000000", "not-a-request-id"])
     assert sorted(body["n"] for _h, body in receiver.requests) == [0, 1, 2]
+
+
+def test_a_webhook_address_must_be_http():
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from partner.models import WebhookEndpoint, WebhookEvent
+
+    endpoint = WebhookEndpoint(event=WebhookEvent.OPERATION, url="ftp://example.com/hook")
+    with translation.override("en"), pytest.raises(ValidationError) as err:
+        endpoint.full_clean()
+    with translation.override("en"):
+        assert "starts with https://" in str(err.value.message_dict["url"])
+    WebhookEndpoint(event=WebhookEvent.OPERATION, url="https://example.com/hook").full_clean()
