@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
 from campaigns.models import MessageKind
 from campaigns.services.notifications import notification_queue_transactional
@@ -496,6 +497,10 @@ def join_confirm(*, phone: str, code: str, inviter: str, name: str = "",
                                  source="referral")
     try:
         referral_link(customer=customer, inviter=inviter, channel=ReferralChannel.JOIN)
+    except AlreadyCustomer:
+        # Said to the visitor himself (the exception's text speaks of him to staff).
+        return Joined(customer=customer, problem=str(_(
+            "You were our customer before this invitation, so it does not count for your friend.")))
     except LoyaltyError as exc:
         return Joined(customer=customer, problem=str(exc))
     return Joined(customer=customer, problem=None)

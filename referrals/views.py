@@ -18,7 +18,8 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -102,6 +103,10 @@ def _ticket_make(code: str, *, phone: str, name: str, consent: bool) -> str:
                          salt=_ticket_salt(code), compress=True)
 
 
+def _done_salt(code: str) -> str:
+    return f"referrals.joined:{code_normalize(code)}"
+
+
 def _ticket_read(code: str, raw: str) -> dict | None:
     try:
         return signing.loads(raw or "", salt=_ticket_salt(code), max_age=TICKET_MAX_AGE)
@@ -143,6 +148,12 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
         "bonus": business.welcome_bonus, "program": ReferralProgram.load(),
         "minutes": int(PHONE_CODE_TTL.total_seconds() // 60),
     }
+    if request.method == "GET" and request.GET.get("done"):
+        try:
+            done = signing.loads(request.GET["done"], salt=_done_salt(code), max_age=24 * 3600)
+        except signing.BadSignature:
+            return redirect(reverse("referrals:join", args=[code]))
+        return render(request, "referrals/joined.html", {**context, "problem": done["problem"]})
     step = request.POST.get("step", "send") if request.method == "POST" else ""
     if step in ("confirm", "resend"):
         ticket = _ticket_read(code, request.POST.get("_ticket", ""))
@@ -182,8 +193,9 @@ def _code_step(request: HttpRequest, context: dict, step: str, ticket: dict) -> 
         except LoyaltyError as exc:
             form.add_error("code", str(exc))
         else:
-            return render(request, "referrals/joined.html",
-                          {**context, "customer": joined.customer, "problem": joined.problem})
+            # Redirected, so that reloading the page does not send the used code again.
+            done = signing.dumps({"problem": joined.problem}, salt=_done_salt(context["code"]))
+            return redirect(f"{reverse('referrals:join', args=[context['code']])}?done={done}")
     return _code_page(request, context, ticket, form)
 
 

@@ -53,9 +53,12 @@ def test_join_page_registers_the_friend_invited_by_that_code_once_he_types_the_c
     assert not Customer.objects.filter(phone="+79165551234").exists()
     # when he types the right one (spaces do not matter)
     done = client.post(url, {"step": "confirm", "_ticket": ticket,
-                             "code": f"{code[:3]} {code[3:]}"})
+                             "code": f"{code[:3]} {code[3:]}"}, follow=True)
     # then he is registered with the welcome bonus and recorded as invited by Anna
     assert done.status_code == 200 and 'id="joined"' in done.content.decode()
+    # and reloading the welcome page (a GET after the redirect) sends nothing again
+    assert done.redirect_chain and "?done=" in done.redirect_chain[-1][0]
+    assert 'id="joined"' in client.get(done.redirect_chain[-1][0]).content.decode()
     boris = Customer.objects.get(phone="+79165551234")
     assert boris.is_registered and boris.name == "Boris" and boris.consent_messages
     assert Referral.objects.get(customer=boris).inviter == anna
@@ -100,7 +103,7 @@ def test_join_page_sends_a_new_code_after_a_minute_not_before(sakura, client):
         assert "A new code has been sent." in later.content.decode()
         code = code_sent_to("+79165551234")
         done = client.post(url, {"step": "confirm", "_ticket": later.context["ticket"],
-                                 "code": code})
+                                 "code": code}, follow=True)
     assert 'id="joined"' in done.content.decode()
 
 
@@ -226,3 +229,20 @@ def test_the_invitation_greets_with_the_given_name_whatever_the_order(stored, sh
     from referrals.views import first_name
 
     assert first_name(stored) == shown
+
+
+def test_a_customer_who_already_bought_is_told_in_his_own_words_why_the_invite_does_not_count(
+        sakura, client, branch):
+    from loyalty.services import customer_get_or_create_by_phone
+
+    phone = "+79165557788"
+    earlier, _created = customer_get_or_create_by_phone(phone=phone)
+    purchase_create(customer=earlier, branch=branch, total=500)  # bought before, by phone only
+    url = reverse("referrals:join", args=[referral_code_get(customer=invited())])
+    ticket = client.post(url, {"step": "send", "phone": phone, "name": "Gleb"}).context["ticket"]
+    done = client.post(url, {"step": "confirm", "_ticket": ticket, "code": code_sent_to(phone)},
+                       follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    page = done.content.decode()
+    assert 'id="joined"' in page
+    assert "You were our customer before this invitation" in page
+    assert not Referral.objects.filter(customer=earlier).exists()
