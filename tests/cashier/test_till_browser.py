@@ -192,11 +192,13 @@ def test_a_new_cashier_serves_a_queue(page, live_server, shop):
     page.get_by_label("Amount to refund").fill("500")
     page.get_by_role("button", name="Refund…").click()
     page.get_by_role("button", name="Yes, refund").wait_for()
+    # half of a 1 000 bill paid 300 in points: 350 of the 700 in money goes back
+    assert page.get_by_test_id("refund-cash").inner_text() == "350"
     shot(page, "11-refund-confirm")
     page.get_by_role("button", name="Yes, refund").click()
     page.locator(".notice").wait_for()
-    assert "Refunded 500: 150 points returned, 17.50 points of cashback taken back" in (
-        page.locator(".notice").inner_text())
+    assert ("Refunded 500: give back 350 in money; 150 points returned, 17.50 points of cashback "
+            "taken back") in page.locator(".notice").inner_text()
     assert page.get_by_test_id("refunded-total").inner_text() == "500"
     shot(page, "12-refunded", full_page=True)
 
