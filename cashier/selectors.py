@@ -191,6 +191,18 @@ class ShiftTotals:
     refunds_total: Decimal
 
 
+def receipt_already_sold(*, branch: Branch, receipt_number: str, since: datetime) -> Operation | None:
+    """A sale at ``branch`` since ``since`` with this receipt number, if there is one: typing a
+    sale again after a lost connection books it twice (and its cashback). Uses the (branch,
+    time) index."""
+    if not receipt_number.strip():
+        return None
+    return (Operation.objects.filter(branch=branch, created_at__gte=since,
+                                     kind=OperationKind.PURCHASE,
+                                     receipt_number=receipt_number.strip())
+            .order_by("-created_at").first())
+
+
 def shift_operations(*, cashier, branch: Branch, since: datetime) -> list[Operation]:
     """This cashier's sales and refunds at ``branch`` since ``since``, newest first."""
     return list(

@@ -245,8 +245,13 @@ def calc(request: HttpRequest, customer_id: int) -> HttpResponse:
     # The receipt number is asked for at confirmation: the figures show while it is still empty.
     form = SaleForm(request.POST, receipt_number_required=False)
     calc = _calculate(form, customer, program) if form.data.get("total") else None
+    since = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    same_receipt = selectors.receipt_already_sold(
+        branch=request.branch, receipt_number=form.data.get("receipt_number", ""), since=since,
+    ) if calc is not None else None
     return render(request, "cashier/_calc.html", {
         "customer": customer, "form": form, "calc": calc, "program": program,
+        "same_receipt": same_receipt,
         "points_oob": calc is not None and form.points_follow_max, "show_errors": True,
     })
 

@@ -205,6 +205,18 @@ def test_below_every_tier_the_till_shows_the_strictest_cap(till, anna, tiers):
     assert "up to 30% of the bill" in page
 
 
+def test_a_receipt_number_already_sold_today_is_pointed_out_while_typing(till, anna, branch):
+    first = purchase_create(customer=anna, branch=branch, total=300, receipt_number="R-1")
+    response = till.post(reverse("cashier:calc", args=[anna.pk]),
+                         sale(total="300", receipt_number="R-1"), **htmx())
+    page = response.content.decode()
+    assert 'data-testid="same-receipt"' in page
+    assert "Receipt R-1 was already recorded today at" in page and f"#{first.operation_id}" in page
+    other = till.post(reverse("cashier:calc", args=[anna.pk]),
+                      sale(total="300", receipt_number="R-2"), **htmx())
+    assert 'data-testid="same-receipt"' not in other.content.decode()
+
+
 def test_the_excluded_part_earns_nothing_and_cannot_be_paid_with_points(till, anna):
     response = till.post(reverse("cashier:calc", args=[anna.pk]),
                          sale(total="1000", excluded_total="400"), **htmx())
