@@ -183,11 +183,14 @@ class Tier(models.Model):
 
     def clean(self) -> None:
         # Two tiers from the same total would make a customer's tier a matter of chance.
-        same = Tier.objects.filter(min_total_spent=self.min_total_spent).exclude(pk=self.pk)
-        if self.min_total_spent is not None and same.exists():
+        if self.min_total_spent is None:
+            return
+        other = (Tier.objects.filter(min_total_spent=self.min_total_spent).exclude(pk=self.pk)
+                 .values_list("name", flat=True).first())
+        if other is not None:
             raise ValidationError({"min_total_spent": _(
                 "The tier “%(other)s” already starts at this total: each tier needs its own.")
-                % {"other": same.first().name}})
+                % {"other": other}})
 
 
 class Tag(models.Model):

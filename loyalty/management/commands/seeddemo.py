@@ -43,13 +43,6 @@ MALE = ["Дмитрий", "Алексей", "Сергей", "Иван", "Анд�
 SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Козлов", "Новиков",
             "Морозов", "Петров", "Волков", "Соловьёв", "Васильев", "Зайцев", "Павлов"]
 
-
-def _person(rng: random.Random) -> tuple[str, str]:
-    """A given name and a surname of the same gender."""
-    female = rng.random() < 0.55
-    first = rng.choice(FEMALE if female else MALE)
-    last = rng.choice(SURNAMES) + ("а" if female else "")
-    return first, last
 SOURCES = ["", "Instagram", "ВКонтакте", "сайт", "рекомендация", "вывеска"]
 # Relative turnover by calendar month (Jan..Dec): a January dip, summer and December peaks.
 SEASON = [0.7, 0.8, 0.9, 0.9, 1.0, 1.2, 1.3, 1.3, 1.0, 0.9, 1.0, 1.6]
@@ -74,6 +67,14 @@ def demo_users_ensure() -> list[tuple[str, str, str]]:
         StaffMember.objects.get_or_create(user=user, defaults={"branch": branch})
         rows.append((group, username, DEMO_PASSWORD))
     return rows
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    """A given name and a surname of the same gender."""
+    female = rng.random() < 0.55
+    first = rng.choice(FEMALE if female else MALE)
+    last = rng.choice(SURNAMES) + ("а" if female else "")
+    return first, last
 
 
 @dataclass
